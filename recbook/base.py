@@ -1,0 +1,303 @@
+"""The one estimator shape every recbook model follows.
+
+A recbook model is used like a scikit-learn estimator:
+
+>>> model = SomeModel(hyper=1.0)          # hyper-parameters only  # doctest: +SKIP
+>>> model.fit(train)                       # a DataFrame user, item[, rating]  # doctest: +SKIP
+>>> model.predict(users, items)            # np.ndarray, one value per pair  # doctest: +SKIP
+>>> model.recommend([1, 2], k=10)          # DataFrame user, item, score, rank  # doctest: +SKIP
+
+Inputs and outputs use the data set's own ids; the mapping to ``0..n-1``
+indices is internal (``user_ids_[u]`` is the raw id of internal user ``u``).
+
+**Unknown users and items** (one policy for the whole package, as in
+Surprise): a pair whose user or item was not in the training data gets the
+model's *fallback* estimate, which every model documents. For rating models it
+is the baseline estimate restricted to what is known (the global mean
+:math:`\\mu`, plus :math:`b_u` or :math:`b_i` when one side is known) or simply
+:math:`\\mu`; for pure ranking models it is the item's popularity score. Nothing
+crashes deep inside NumPy.
+
+Subclasses implement three hooks on internal indices:
+
+``_fit(u, i, r)``
+    train on integer arrays ``u`` (users), ``i`` (items) and float ``r``.
+``_predict_idx(u, i)``
+    estimates for index pairs, where ``-1`` marks an unknown user or item.
+``_score_users(u)``
+    optional: a dense ``(len(u), n_items_)`` score matrix for top-K; the
+    default evaluates ``_predict_idx`` on the grid, which is correct but slow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator
+
+__all__ = ["Recommender", "check_interactions", "top_k"]
+
+
+def check_interactions(
+    frame: Any, name: str = "train", require_rating: bool = False
+) -> pd.DataFrame:
+    """Validate an interactions frame and return a clean copy.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        Columns ``user`` and ``item`` and, optionally, ``rating`` (filled
+        with 1.0 when absent, i.e. implicit feedback).
+    name : str
+        Argument name used in error messages.
+    require_rating : bool
+        Raise if the ``rating`` column is missing.
+
+    Raises
+    ------
+    TypeError
+        ``frame`` is not a DataFrame.
+    ValueError
+        Missing columns, an empty frame, missing ids or NaN/inf ratings.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TypeError(
+            f"{name} must be a pandas DataFrame with columns user, item[, rating], "
+            f"got {type(frame).__name__}"
+        )
+    missing = [c for c in ("user", "item") if c not in frame.columns]
+    if require_rating and "rating" not in frame.columns:
+        missing.append("rating")
+    if missing:
+        raise ValueError(
+            f"{name} is missing column(s) {missing}; expected columns user, item, rating "
+            f"(got {list(frame.columns)})"
+        )
+    if len(frame) == 0:
+        raise ValueError(f"{name} is empty: a model needs at least one interaction to fit")
+    out = frame[[c for c in ("user", "item", "rating", "timestamp") if c in frame.columns]].copy()
+    if "rating" not in out.columns:
+        out["rating"] = 1.0
+    for col in ("user", "item"):
+        if out[col].isna().any():
+            bad = int(out[col].isna().sum())
+            raise ValueError(f"{name} has {bad} missing value(s) in column {col!r}")
+    try:
+        ratings = out["rating"].to_numpy(dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name}['rating'] must be numeric: {exc}") from None
+    if not np.all(np.isfinite(ratings)):
+        bad = int((~np.isfinite(ratings)).sum())
+        raise ValueError(f"{name}['rating'] has {bad} NaN or infinite value(s); drop or impute them first")
+    out["rating"] = ratings
+    return out
+
+
+def _as_1d(values: Any, name: str) -> np.ndarray:
+    if isinstance(values, (pd.Series, pd.Index)):
+        values = values.to_numpy()
+    if np.isscalar(values) or isinstance(values, (str, bytes)):
+        return np.asarray([values])
+    if isinstance(values, Iterable) and not isinstance(values, np.ndarray):
+        values = list(values)
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got an array of shape {arr.shape}")
+    return arr
+
+
+def check_k(k: Any) -> int:
+    """Validate a list length ``k`` (a positive integer)."""
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
+    return int(k)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Column indices of the ``k`` largest scores in each row, best first.
+
+    Uses ``argpartition`` (O(n) per row) and then sorts only the ``k`` winners;
+    ties are broken by the lower column index, so the result is deterministic.
+    ``-inf`` entries (masked items) are never returned before finite ones.
+    """
+    scores = np.atleast_2d(scores)
+    n_cols = scores.shape[1]
+    k = min(check_k(k), n_cols)
+    if k < n_cols:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.tile(np.arange(n_cols), (scores.shape[0], 1))
+    part.sort(axis=1)  # lower index first, so the stable sort breaks ties by index
+    vals = np.take_along_axis(scores, part, axis=1)
+    order = np.argsort(-vals, axis=1, kind="stable")
+    return np.take_along_axis(part, order, axis=1)
+
+
+class Recommender(BaseEstimator):
+    """Base class: id mapping, input checks, ``predict`` and ``recommend``.
+
+    Attributes set by :meth:`fit`
+    ----------------------------
+    user_ids_, item_ids_ : np.ndarray
+        Raw ids of the internal users and items, in order of first
+        appearance in the training frame (Surprise's inner-id order).
+    n_users_, n_items_ : int
+    global_mean_ : float
+        Mean training rating :math:`\\mu`.
+    rating_scale_ : tuple of float
+        ``(min, max)`` of the training ratings; predictions of rating models
+        are clipped to it.
+    train_ : scipy.sparse.csr_matrix
+        The training interactions, ``n_users_ x n_items_`` (last value wins
+        for duplicated pairs), used to exclude seen items.
+    """
+
+    #: Rating models clip ``predict`` to the training scale; ranking models don't.
+    _clip: bool = True
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, train: pd.DataFrame) -> "Recommender":
+        """Fit the model on an interactions frame (``user, item[, rating]``)."""
+        frame = check_interactions(train, "train")
+        u_codes, user_ids = pd.factorize(frame["user"], sort=False)
+        i_codes, item_ids = pd.factorize(frame["item"], sort=False)
+        r = frame["rating"].to_numpy(dtype=np.float64)
+        self.user_ids_ = np.asarray(user_ids)
+        self.item_ids_ = np.asarray(item_ids)
+        self._user_index = pd.Index(user_ids)
+        self._item_index = pd.Index(item_ids)
+        self.n_users_ = len(user_ids)
+        self.n_items_ = len(item_ids)
+        self.global_mean_ = float(r.mean())
+        self.rating_scale_ = (float(r.min()), float(r.max()))
+        u = u_codes.astype(np.int64)
+        i = i_codes.astype(np.int64)
+        # keep the last rating of a duplicated pair rather than their sum
+        last = pd.DataFrame({"u": u, "i": i, "r": r}).drop_duplicates(["u", "i"], keep="last")
+        self.train_ = sp.csr_matrix(
+            (last["r"].to_numpy(), (last["u"].to_numpy(), last["i"].to_numpy())),
+            shape=(self.n_users_, self.n_items_),
+        )
+        self._fit(u, i, r)
+        return self
+
+    def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:  # pragma: no cover
+        raise NotImplementedError
+
+    # ------------------------------------------------------------- mapping
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "user_ids_"):
+            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
+
+    def user_index(self, users: Any) -> np.ndarray:
+        """Internal indices of raw user ids (``-1`` for unknown users)."""
+        self._check_fitted()
+        return self._user_index.get_indexer(_as_1d(users, "users")).astype(np.int64)
+
+    def item_index(self, items: Any) -> np.ndarray:
+        """Internal indices of raw item ids (``-1`` for unknown items)."""
+        self._check_fitted()
+        return self._item_index.get_indexer(_as_1d(items, "items")).astype(np.int64)
+
+    # ------------------------------------------------------------- predict
+    def predict(self, users: Any, items: Any) -> np.ndarray:
+        """Estimate the rating (or score) of each ``(users[j], items[j])`` pair.
+
+        Unknown users or items get the model's fallback estimate (see the
+        module docstring). Rating models clip to :attr:`rating_scale_`.
+        """
+        self._check_fitted()
+        users = _as_1d(users, "users")
+        items = _as_1d(items, "items")
+        if len(users) != len(items):
+            raise ValueError(
+                f"users and items must have the same length, got {len(users)} and {len(items)}"
+            )
+        u = self._user_index.get_indexer(users).astype(np.int64)
+        i = self._item_index.get_indexer(items).astype(np.int64)
+        est = np.asarray(self._predict_idx(u, i), dtype=np.float64)
+        if self._clip:
+            est = np.clip(est, *self.rating_scale_)
+        return est
+
+    def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:  # pragma: no cover
+        raise NotImplementedError
+
+    # --------------------------------------------------------------- top-K
+    def score_items(self, users: Any) -> np.ndarray:
+        """Scores of every training item for each user: shape ``(len(users), n_items_)``.
+
+        Column ``j`` belongs to item ``item_ids_[j]``. Unknown users get the
+        fallback scores.
+        """
+        u = self.user_index(users)
+        return np.asarray(self._score_users(u), dtype=np.float64)
+
+    def _score_users(self, u: np.ndarray) -> np.ndarray:
+        n = len(u)
+        uu = np.repeat(u, self.n_items_)
+        ii = np.tile(np.arange(self.n_items_, dtype=np.int64), n)
+        return np.asarray(self._predict_idx(uu, ii), dtype=np.float64).reshape(n, self.n_items_)
+
+    def recommend(
+        self,
+        users: Any = None,
+        k: int = 10,
+        exclude_seen: bool = True,
+        batch_size: int = 512,
+    ) -> pd.DataFrame:
+        """Top-``k`` items for each user, ranked over the whole catalogue.
+
+        Parameters
+        ----------
+        users : array-like, optional
+            Raw user ids; default every training user.
+        k : int
+            List length (a positive integer).
+        exclude_seen : bool
+            Drop items the user interacted with in training.
+        batch_size : int
+            Users scored at once (memory is ``batch_size * n_items_`` floats).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Columns ``user, item, score, rank`` (rank 1 is best), ``k`` rows
+            per user or fewer when the user has seen almost everything.
+        """
+        self._check_fitted()
+        k = check_k(k)
+        users = self.user_ids_ if users is None else _as_1d(users, "users")
+        uidx = self._user_index.get_indexer(users).astype(np.int64)
+        out_u, out_i, out_s, out_r = [], [], [], []
+        for start in range(0, len(users), batch_size):
+            bu = uidx[start : start + batch_size]
+            scores = np.array(self._score_users(bu), dtype=np.float64, copy=True)
+            if exclude_seen:
+                known = np.flatnonzero(bu >= 0)
+                if len(known):
+                    seen = self.train_[bu[known]].tocoo()
+                    scores[known[seen.row], seen.col] = -np.inf
+            top = top_k(scores, k)
+            top_scores = np.take_along_axis(scores, top, axis=1)
+            valid = np.isfinite(top_scores)
+            rows = np.repeat(np.arange(len(bu)), top.shape[1]).reshape(top.shape)
+            ranks = np.tile(np.arange(1, top.shape[1] + 1), (len(bu), 1))
+            out_u.append(np.asarray(users[start : start + batch_size])[rows[valid]])
+            out_i.append(self.item_ids_[top[valid]])
+            out_s.append(top_scores[valid])
+            out_r.append(ranks[valid])
+        if not out_u:
+            return pd.DataFrame({"user": [], "item": [], "score": [], "rank": []})
+        return pd.DataFrame(
+            {
+                "user": np.concatenate(out_u),
+                "item": np.concatenate(out_i),
+                "score": np.concatenate(out_s),
+                "rank": np.concatenate(out_r).astype(np.int64),
+            }
+        )

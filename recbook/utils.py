@@ -1,0 +1,133 @@
+"""Shared plumbing: seeding, device choice, timing and model size.
+
+Nothing here imports torch at module level; the helpers that need it import it
+when called, so that ``import recbook`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "seed_everything",
+    "get_device",
+    "Timer",
+    "model_size",
+    "check_random_state",
+]
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's ``random``, NumPy's legacy global generator and torch.
+
+    torch is seeded only if it has already been imported (so this function
+    never pays torch's import cost for notebooks that do not use it).
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer.
+    """
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    seed = int(seed)
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    if "torch" in sys.modules:
+        import torch
+
+        torch.manual_seed(seed)
+
+
+def check_random_state(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """Return a :class:`numpy.random.Generator` for ``seed``.
+
+    ``None`` gives a generator seeded with 0 (recbook is deterministic by
+    default); an existing generator is returned unchanged.
+    """
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if seed is None:
+        seed = 0
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer or a numpy Generator, got {seed!r}")
+    return np.random.default_rng(int(seed))
+
+
+def get_device(prefer: str | None = None) -> Any:
+    """Return a ``torch.device``: ``prefer`` if given, else CUDA when available, else CPU."""
+    import torch
+
+    if prefer is not None:
+        return torch.device(prefer)
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+@dataclass
+class Timer:
+    """Wall-clock timer usable as a context manager.
+
+    Examples
+    --------
+    >>> with Timer() as t:
+    ...     _ = sum(range(1000))
+    >>> t.seconds >= 0
+    True
+    """
+
+    seconds: float = 0.0
+    _start: float = field(default=0.0, repr=False)
+
+    def __enter__(self) -> "Timer":
+        self._start = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self._start
+
+
+def model_size(obj: Any) -> dict[str, int]:
+    """Number of parameters and bytes held by a model.
+
+    Works for a ``torch.nn.Module`` (parameters and buffers), a NumPy array,
+    a ``scipy.sparse`` matrix, or a recbook estimator (every fitted NumPy array
+    attribute whose name ends with ``_``).
+
+    Returns
+    -------
+    dict
+        ``{"params": n_values, "bytes": n_bytes}``.
+    """
+    if "torch" in sys.modules:
+        import torch
+
+        if isinstance(obj, torch.nn.Module):
+            tensors = list(obj.parameters()) + list(obj.buffers())
+            return {
+                "params": int(sum(t.numel() for t in tensors)),
+                "bytes": int(sum(t.numel() * t.element_size() for t in tensors)),
+            }
+        if isinstance(obj, torch.Tensor):
+            return {"params": int(obj.numel()), "bytes": int(obj.numel() * obj.element_size())}
+    if isinstance(obj, np.ndarray):
+        return {"params": int(obj.size), "bytes": int(obj.nbytes)}
+    if hasattr(obj, "data") and hasattr(obj, "indices") and hasattr(obj, "nnz"):  # scipy.sparse
+        nbytes = obj.data.nbytes + obj.indices.nbytes + getattr(obj, "indptr", np.empty(0)).nbytes
+        return {"params": int(obj.nnz), "bytes": int(nbytes)}
+    if hasattr(obj, "__dict__"):
+        params = nbytes = 0
+        for name, value in vars(obj).items():
+            if name.endswith("_") and not name.startswith("_") and isinstance(value, np.ndarray):
+                if value.dtype.kind in "fiu" and name not in ("user_ids_", "item_ids_"):
+                    params += value.size
+                    nbytes += value.nbytes
+        return {"params": int(params), "bytes": int(nbytes)}
+    raise TypeError(f"model_size does not know how to measure an object of type {type(obj).__name__}")
