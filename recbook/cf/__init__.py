@@ -1,0 +1,35 @@
+"""Chapter 3: collaborative filtering.
+
+Neighbourhood models (:class:`KNN`, :class:`UserKNN`, :class:`ItemKNN`) and
+their similarities (:mod:`recbook.cf.similarity`), matrix factorisation for
+explicit ratings (:class:`BiasedMF`, :class:`SVDpp`, :class:`ALS`) and for
+implicit feedback (:class:`ImplicitALS`, :class:`BPR`, :class:`EASE`).
+Submodules load on first use, so importing :mod:`recbook.cf` is cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "similarity": "recbook.cf.similarity",
+    "KNN": "recbook.cf.knn",
+    "UserKNN": "recbook.cf.knn",
+    "ItemKNN": "recbook.cf.knn",
+    "BiasedMF": "recbook.cf.mf",
+    "SVDpp": "recbook.cf.mf",
+    "ALS": "recbook.cf.mf",
+    "ImplicitALS": "recbook.cf.implicit",
+    "BPR": "recbook.cf.implicit",
+    "EASE": "recbook.cf.implicit",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        module = importlib.import_module(_WHERE[name])
+        return module if name == "similarity" else getattr(module, name)
+    raise AttributeError(f"module 'recbook.cf' has no attribute {name!r}")
