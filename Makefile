@@ -8,7 +8,6 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 NOTEBOOKS := $(shell find notebooks -name '*.ipynb' -not -path '*/.ipynb_checkpoints/*' | sort)
-export MPLBACKEND := Agg
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYDEVD_DISABLE_FILE_VALIDATION := 1
@@ -38,7 +37,7 @@ define timed
 endef
 
 test: $(VENV)/.installed-all
-	$(call timed,unit tests,$(BIN)/pytest tests -q)
+	$(call timed,unit tests,MPLBACKEND=Agg $(BIN)/pytest tests -q)
 	$(call timed,nbval notebooks,$(BIN)/pytest -q -p no:cacheprovider --nbval --nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg $(NOTEBOOKS))
 	$(call timed,book build -W,rm -rf _build/html _build/.doctrees && $(BIN)/jupyter-book build . --builder html -W --keep-going)
 	$(call timed,site check,$(BIN)/python tests/site/check_site.py _build/html)
