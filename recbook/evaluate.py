@@ -1,0 +1,522 @@
+r"""The book's evaluation protocol: rating error, full-ranking top-K, cross-validation.
+
+* :func:`evaluate_ratings` -- RMSE/MAE of ``model.predict`` on a test frame.
+* :func:`evaluate_topk` -- **the** top-K protocol of the book: every user with
+  test items gets a list ranked over *every* item the model knows, minus the
+  items the user interacted with in training; precision, recall, NDCG, MAP,
+  hit rate and MRR at ``k`` are averaged over those users, plus catalogue
+  coverage, novelty and (with item features) intra-list diversity.
+* :func:`evaluate_topk_sampled` -- the *sampled* protocol (each test item
+  ranked among 100 random negatives). It is kept only to teach why it
+  misleads (Krichene & Rendle, KDD 2020); never use it to compare models.
+* :func:`cross_validate` -- fit and evaluate a model on each fold of a split.
+
+References
+----------
+.. [1] Cremonesi, Koren & Turrin, "Performance of recommender algorithms on
+   top-N recommendation tasks", RecSys 2010.
+.. [2] Krichene & Rendle, "On sampled metrics for item recommendation",
+   KDD 2020.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recbook import metrics as _metrics
+from recbook.base import Recommender, check_interactions, check_k, top_k
+
+__all__ = [
+    "evaluate_ratings",
+    "evaluate_topk",
+    "evaluate_topk_sampled",
+    "cross_validate",
+    "RATING_METRICS",
+]
+
+#: Rating metrics known to :func:`evaluate_ratings`, name -> function.
+RATING_METRICS: dict[str, Callable[[Any, Any], float]] = {
+    "rmse": _metrics.rmse,
+    "mae": _metrics.mae,
+}
+
+
+def _check_model(model: Any) -> None:
+    if not isinstance(model, Recommender):
+        raise TypeError(f"model must be a fitted recbook Recommender, got {type(model).__name__}")
+    model._check_fitted()
+
+
+def _check_pos_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
+# ===================================================================== rating
+def evaluate_ratings(
+    model: Recommender, test: pd.DataFrame, metrics: Sequence[str] = ("rmse", "mae")
+) -> dict[str, float]:
+    r"""Rating-prediction error of a fitted model on a test frame.
+
+    Calls ``model.predict(test.user, test.item)`` (unknown users/items get
+    the model's fallback estimate) and compares with ``test.rating``.
+
+    Parameters
+    ----------
+    model : Recommender
+        A fitted rating model.
+    test : pandas.DataFrame
+        Columns ``user, item, rating``.
+    metrics : sequence of str
+        Names among :data:`RATING_METRICS` (``"rmse"``, ``"mae"``).
+
+    Returns
+    -------
+    dict of str to float
+        One entry per metric.
+
+    Raises
+    ------
+    ValueError
+        Unknown metric name or an invalid test frame.
+    """
+    _check_model(model)
+    if isinstance(metrics, str):
+        metrics = (metrics,)
+    unknown = [m for m in metrics if m not in RATING_METRICS]
+    if unknown or not metrics:
+        raise ValueError(
+            f"metrics must be a non-empty sequence of names among {sorted(RATING_METRICS)}, "
+            f"got {list(metrics)!r}"
+        )
+    frame = check_interactions(test, "test", require_rating=True)
+    pred = model.predict(frame["user"].to_numpy(), frame["item"].to_numpy())
+    truth = frame["rating"].to_numpy()
+    return {m: float(RATING_METRICS[m](truth, pred)) for m in metrics}
+
+
+# ====================================================================== top-K
+def _relevant_frame(test: pd.DataFrame, relevance_threshold: float | None) -> pd.DataFrame:
+    frame = check_interactions(test, "test")
+    if relevance_threshold is not None:
+        if isinstance(relevance_threshold, bool) or not isinstance(
+            relevance_threshold, (int, float, np.integer, np.floating)
+        ) or not np.isfinite(relevance_threshold):
+            raise ValueError(f"relevance_threshold must be a finite number or None, got {relevance_threshold!r}")
+        frame = frame[frame["rating"] >= relevance_threshold]
+        if len(frame) == 0:
+            raise ValueError(
+                f"no test rating reaches relevance_threshold={relevance_threshold}: "
+                "no user has a relevant item to evaluate"
+            )
+    return frame.drop_duplicates(["user", "item"])
+
+
+def _item_vector_matrix(model: Recommender, item_features: Any) -> np.ndarray:
+    """Unit-length feature rows aligned with ``model.item_ids_``."""
+    index, mat = _metrics._vector_table(item_features)
+    pos = index.get_indexer(model.item_ids_)
+    if np.any(pos < 0):
+        missing = model.item_ids_[pos < 0]
+        raise ValueError(
+            f"item_features has no vector for {len(missing)} of the model's items "
+            f"(e.g. {missing[:5].tolist()}); give a vector for every item in model.item_ids_"
+        )
+    return _metrics._unit_rows(mat[pos])
+
+
+def evaluate_topk(
+    model: Recommender,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    k: int = 10,
+    item_features: pd.DataFrame | Mapping | None = None,
+    batch_size: int = 1024,
+    show_progress: bool = False,
+    relevance_threshold: float | None = None,
+) -> dict[str, float]:
+    r"""Full-ranking top-``k`` evaluation, the book's one protocol.
+
+    For every user :math:`u` with at least one relevant test item:
+
+    1. score every item the model knows (``model.score_items``, columns
+       aligned with ``model.item_ids_``);
+    2. set the score of every item :math:`u` interacted with in ``train`` to
+       :math:`-\infty` (those are never recommended);
+    3. take the ``k`` best items :math:`L_u` (:func:`recbook.base.top_k`: ties
+       broken by the lower internal index);
+    4. compare with the relevant set :math:`R_u`, the user's test items
+       (with ``relevance_threshold``, only those rated at least that much).
+
+    Ranking metrics (:func:`recbook.metrics.ranking_metrics_from_hits`) are
+    averaged over the evaluated users :math:`U_e`:
+
+    .. math::
+
+        \mathrm{metric}@k = \frac{1}{|U_e|} \sum_{u \in U_e} \mathrm{metric}(L_u, R_u)
+
+    **Honest denominators.** A test item the model never saw in training can
+    never be recommended (it has no score), yet it still counts in
+    :math:`|R_u|` (recall, NDCG's ideal list, MAP); so does a test item that
+    is also in the user's training rows (it is masked). Dropping such items
+    would flatter the model. Users unknown to the model are evaluated too,
+    with the model's fallback scores.
+
+    Beyond accuracy: ``coverage`` is :func:`recbook.metrics.coverage` with
+    :math:`|I|` = ``model.n_items_``; ``novelty`` is
+    :func:`recbook.metrics.novelty` with popularity = number of distinct users
+    of each item in ``train`` and :math:`n_{\mathrm{users}}` = distinct users in
+    ``train``; ``diversity`` is the mean over users (with at least two
+    recommended items) of :func:`recbook.metrics.intra_list_diversity`.
+
+    Parameters
+    ----------
+    model : Recommender
+        A fitted model.
+    train : pandas.DataFrame
+        The interactions the model was trained on (``user, item[, rating]``);
+        they are excluded from the lists and give item popularity.
+    test : pandas.DataFrame
+        Held-out interactions (``user, item[, rating]``).
+    k : int, default 10
+        List length.
+    item_features : pandas.DataFrame or mapping, optional
+        Item id -> feature vector (DataFrame indexed by item id); when given,
+        the result has a ``diversity`` entry. Every model item needs a vector.
+    batch_size : int, default 1024
+        Users scored at once; memory is about ``batch_size * n_items_ * 8`` bytes.
+    show_progress : bool, default False
+        Show a tqdm progress bar over users.
+    relevance_threshold : float, optional
+        If given, only test interactions with ``rating >= relevance_threshold``
+        are relevant; users with none are not evaluated.
+
+    Returns
+    -------
+    dict of str to float
+        ``precision, recall, ndcg, map, hit_rate, mrr, coverage, novelty``
+        (and ``diversity``), plus ``n_users`` (number of users evaluated).
+
+    Raises
+    ------
+    TypeError
+        ``model`` is not a recbook Recommender.
+    RuntimeError
+        ``model`` is not fitted.
+    ValueError
+        Invalid frames, ``k``, ``batch_size`` or features; no relevant
+        test interaction at all.
+
+    References
+    ----------
+    Cremonesi, Koren & Turrin, RecSys 2010; Krichene & Rendle, KDD 2020.
+
+    Examples
+    --------
+    >>> from recbook.baselines import Popularity                      # doctest: +SKIP
+    >>> evaluate_topk(Popularity().fit(train), train, test, k=10)    # doctest: +SKIP
+    {'precision': ..., 'recall': ..., ..., 'n_users': 943}
+    """
+    _check_model(model)
+    k = check_k(k)
+    batch_size = _check_pos_int("batch_size", batch_size)
+    train_f = check_interactions(train, "train")
+    rel_f = _relevant_frame(test, relevance_threshold)
+    n_items = model.n_items_
+
+    # evaluated users, in order of first appearance in the relevant test rows
+    u_codes, users = pd.factorize(rel_f["user"], sort=False)
+    n_eval = len(users)
+    n_relevant = np.bincount(u_codes, minlength=n_eval)
+
+    # relevance in model item space: (evaluated user row, model item index)
+    i_rel = model.item_index(rel_f["item"].to_numpy())
+    keep = i_rel >= 0
+    relevant = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=bool), (u_codes[keep], i_rel[keep])),
+        shape=(n_eval, n_items),
+    )
+
+    # training interactions of the evaluated users, in model item space
+    users_index = pd.Index(users)
+    u_tr = users_index.get_indexer(train_f["user"].to_numpy())
+    i_tr = model.item_index(train_f["item"].to_numpy())
+    keep = (u_tr >= 0) & (i_tr >= 0)
+    seen = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=bool), (u_tr[keep], i_tr[keep])), shape=(n_eval, n_items)
+    )
+
+    # popularity (distinct train users per item) for novelty
+    pairs = train_f[["user", "item"]].drop_duplicates()
+    n_train_users = int(pairs["user"].nunique())
+    i_pop = model.item_index(pairs["item"].to_numpy())
+    counts = np.bincount(i_pop[i_pop >= 0], minlength=n_items)
+    info = _metrics.self_information(counts, n_train_users)
+
+    unit_vectors = None if item_features is None else _item_vector_matrix(model, item_features)
+
+    sums = {name: 0.0 for name in _metrics.RANKING_METRICS}
+    recommended_items = np.zeros(n_items, dtype=bool)
+    info_sum, n_slots = 0.0, 0
+    div_sum, n_div = 0.0, 0
+
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_eval, desc="evaluate_topk", unit="user")
+    try:
+        for start in range(0, n_eval, batch_size):
+            stop = min(start + batch_size, n_eval)
+            rows = np.arange(start, stop)
+            scores = np.array(model.score_items(users[start:stop]), dtype=np.float64, copy=True)
+            if scores.shape != (len(rows), n_items):
+                raise ValueError(
+                    f"{type(model).__name__}.score_items returned shape {scores.shape}, "
+                    f"expected {(len(rows), n_items)}"
+                )
+            block = seen[start:stop].tocoo()
+            scores[block.row, block.col] = -np.inf
+            top = top_k(scores, k)  # (b, min(k, n_items))
+            valid = np.isfinite(np.take_along_axis(scores, top, axis=1))
+            rel_dense = relevant[start:stop].toarray()
+            hits = np.take_along_axis(rel_dense, top, axis=1) & valid
+            if hits.shape[1] < k:  # fewer items than k: the missing slots are misses
+                hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
+            per_user = _metrics.ranking_metrics_from_hits(hits, n_relevant[start:stop])
+            for name in sums:
+                sums[name] += float(per_user[name].sum())
+            rec = top[valid]
+            recommended_items[rec] = True
+            info_sum += float(info[rec].sum())
+            n_slots += int(valid.sum())
+            if unit_vectors is not None:
+                n_valid = valid.sum(axis=1)
+                emb = unit_vectors[top] * valid[:, :, None]  # invalid slots -> zero rows
+                sim = np.einsum("bid,bjd->bij", emb, emb)
+                off = sim.sum(axis=(1, 2)) - np.einsum("bii->b", sim)
+                ok = n_valid >= 2
+                pairs_n = n_valid[ok] * (n_valid[ok] - 1)
+                div_sum += float(np.sum(1.0 - off[ok] / pairs_n))
+                n_div += int(ok.sum())
+            if bar is not None:
+                bar.update(len(rows))
+    finally:
+        if bar is not None:
+            bar.close()
+
+    result = {name: sums[name] / n_eval for name in _metrics.RANKING_METRICS}
+    result["coverage"] = float(recommended_items.sum()) / n_items
+    result["novelty"] = info_sum / n_slots if n_slots else float("nan")
+    if unit_vectors is not None:
+        result["diversity"] = div_sum / n_div if n_div else float("nan")
+    result["n_users"] = n_eval
+    return result
+
+
+def evaluate_topk_sampled(
+    model: Recommender,
+    train: pd.DataFrame,
+    test: pd.DataFrame,
+    k: int = 10,
+    n_negatives: int = 100,
+    seed: int = 0,
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    r"""The *sampled* top-``k`` protocol -- flawed, kept to teach the trap.
+
+    For each test interaction :math:`(u, i)` whose item the model knows, draw
+    ``n_negatives`` distinct items uniformly among the model's items that
+    :math:`u` interacted with neither in ``train`` nor in ``test``, and rank
+    :math:`i` among those :math:`n+1` candidates by the model's scores. With
+    :math:`r` the rank of :math:`i` (ties counted against it:
+    :math:`r = 1 + |\{j : s_{uj} \ge s_{ui}\}|`),
+
+    .. math::
+
+        \mathrm{HR}@k = \mathbb{1}[r \le k], \qquad
+        \mathrm{NDCG}@k = \frac{\mathbb{1}[r \le k]}{\log_2(r + 1)},
+
+    averaged over the test interactions (the protocol of NCF and SASRec,
+    usually run with one held-out item per user).
+
+    **Why it misleads.** Ranking among 101 items instead of the whole
+    catalogue makes every number far larger, and Krichene & Rendle (2020)
+    show that sampled metrics are not even consistent with the full ones:
+    they can reverse which of two models is better. Use
+    :func:`evaluate_topk` to compare models. Test items unknown to the model
+    are skipped here (they cannot be scored), another small inflation.
+
+    Parameters
+    ----------
+    model : Recommender
+        A fitted model.
+    train, test : pandas.DataFrame
+        Interactions ``user, item[, rating]``.
+    k : int, default 10
+        Cut-off.
+    n_negatives : int, default 100
+        Negatives per test item; a user with fewer candidates uses all of them.
+    seed : int, default 0
+        Seed of the negative sampler.
+    batch_size : int, default 1024
+        Users scored at once.
+
+    Returns
+    -------
+    dict
+        ``hit_rate``, ``ndcg`` and ``n_interactions`` (test interactions ranked).
+
+    References
+    ----------
+    Krichene & Rendle, "On sampled metrics for item recommendation", KDD 2020;
+    He et al., "Neural collaborative filtering", WWW 2017 (the protocol).
+    """
+    from recbook.utils import check_random_state
+
+    _check_model(model)
+    k = check_k(k)
+    n_negatives = _check_pos_int("n_negatives", n_negatives)
+    batch_size = _check_pos_int("batch_size", batch_size)
+    rng = check_random_state(seed)
+    train_f = check_interactions(train, "train")
+    test_f = check_interactions(test, "test").drop_duplicates(["user", "item"])
+    n_items = model.n_items_
+
+    i_test = model.item_index(test_f["item"].to_numpy())
+    known = test_f[i_test >= 0].assign(i=i_test[i_test >= 0])
+    if len(known) == 0:
+        raise ValueError("no test item is known to the model: nothing to rank")
+    u_codes, users = pd.factorize(known["user"], sort=False)
+    users_index = pd.Index(users)
+    both = pd.concat([train_f[["user", "item"]], test_f[["user", "item"]]])
+    u_all = users_index.get_indexer(both["user"].to_numpy())
+    i_all = model.item_index(both["item"].to_numpy())
+    keep = (u_all >= 0) & (i_all >= 0)
+    interacted = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=bool), (u_all[keep], i_all[keep])),
+        shape=(len(users), n_items),
+    )
+    order = np.argsort(u_codes, kind="stable")
+    pos_items = known["i"].to_numpy()[order]
+    bounds = np.searchsorted(u_codes[order], np.arange(len(users) + 1))
+    hr_sum = ndcg_sum = 0.0
+    all_items = np.arange(n_items)
+    for start in range(0, len(users), batch_size):
+        stop = min(start + batch_size, len(users))
+        scores = np.asarray(model.score_items(users[start:stop]), dtype=np.float64)
+        for row in range(start, stop):
+            pos = pos_items[bounds[row] : bounds[row + 1]]
+            mask = np.ones(n_items, dtype=bool)
+            mask[interacted.indices[interacted.indptr[row] : interacted.indptr[row + 1]]] = False
+            candidates = all_items[mask]
+            s = scores[row - start]
+            n_neg = min(n_negatives, len(candidates))
+            if n_neg > 0:
+                neg = rng.permuted(np.tile(candidates, (len(pos), 1)), axis=1)[:, :n_neg]
+                rank = 1 + np.sum(s[neg] >= s[pos][:, None], axis=1)
+            else:
+                rank = np.ones(len(pos), dtype=np.int64)
+            hit = rank <= k
+            hr_sum += float(hit.sum())
+            ndcg_sum += float(np.sum(np.where(hit, 1.0 / np.log2(rank + 1.0), 0.0)))
+    n = len(known)
+    return {"hit_rate": hr_sum / n, "ndcg": ndcg_sum / n, "n_interactions": n}
+
+
+# =========================================================== cross-validation
+def cross_validate(
+    model: Recommender | Callable[[], Recommender],
+    folds: Iterable[tuple[pd.DataFrame, pd.DataFrame]],
+    task: str = "rating",
+    k: int = 10,
+    rating_metrics: Sequence[str] = ("rmse", "mae"),
+    return_times: bool = False,
+    **topk_kwargs: Any,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    r"""Fit and evaluate a model on every ``(train, test)`` fold.
+
+    Parameters
+    ----------
+    model : Recommender or callable
+        An (unfitted) estimator, cloned for every fold with
+        :func:`sklearn.base.clone`, or a zero-argument factory returning a
+        fresh model.
+    folds : iterable of (train, test) pairs
+        E.g. ``recbook.split.kfold(ratings, n_splits=5, seed=0)``.
+    task : {"rating", "topk", "both"}
+        ``"rating"``: :func:`evaluate_ratings` with ``rating_metrics``;
+        ``"topk"``: :func:`evaluate_topk` with ``k`` and ``topk_kwargs``;
+        ``"both"``: both sets of columns.
+    k : int, default 10
+        Cut-off for the top-K metrics.
+    rating_metrics : sequence of str
+        Names for :func:`evaluate_ratings`.
+    return_times : bool, default False
+        Add ``fit_time`` and ``test_time`` columns (seconds; not deterministic).
+    **topk_kwargs
+        Passed to :func:`evaluate_topk` (``item_features``,
+        ``relevance_threshold``, ...).
+
+    Returns
+    -------
+    per_fold : pandas.DataFrame
+        One row per fold (index ``fold``, starting at 1), one column per metric.
+    summary : pandas.DataFrame
+        Rows ``mean`` and ``std`` (population std, ``ddof=0``, as Surprise
+        prints it) of every column.
+
+    Examples
+    --------
+    >>> from recbook.baselines import BaselineOnly                    # doctest: +SKIP
+    >>> from recbook.split import kfold                               # doctest: +SKIP
+    >>> per_fold, summary = cross_validate(BaselineOnly(), kfold(ratings))  # doctest: +SKIP
+    >>> summary.loc["mean", "rmse"]                                   # doctest: +SKIP
+    """
+    from sklearn.base import clone
+
+    if task not in ("rating", "topk", "both"):
+        raise ValueError(f"task must be 'rating', 'topk' or 'both', got {task!r}")
+    if isinstance(model, Recommender):
+        def make() -> Recommender:
+            return clone(model)
+    elif callable(model):
+        make = model  # type: ignore[assignment]
+    else:
+        raise TypeError(
+            "model must be a recbook Recommender (cloned per fold) or a zero-argument factory, "
+            f"got {type(model).__name__}"
+        )
+    rows = []
+    for fold, pair in enumerate(folds, start=1):
+        if not (isinstance(pair, tuple) and len(pair) == 2):
+            raise ValueError(f"each fold must be a (train, test) pair, fold {fold} is {type(pair).__name__}")
+        train, test = pair
+        est = make()
+        if not isinstance(est, Recommender):
+            raise TypeError(f"the model factory must return a Recommender, got {type(est).__name__}")
+        t0 = time.perf_counter()
+        est.fit(train)
+        t1 = time.perf_counter()
+        row: dict[str, float] = {}
+        if task in ("rating", "both"):
+            row.update(evaluate_ratings(est, test, rating_metrics))
+        if task in ("topk", "both"):
+            row.update(evaluate_topk(est, train, test, k=k, **topk_kwargs))
+        t2 = time.perf_counter()
+        if return_times:
+            row["fit_time"] = t1 - t0
+            row["test_time"] = t2 - t1
+        rows.append(row)
+    if not rows:
+        raise ValueError("folds is empty: give at least one (train, test) pair")
+    per_fold = pd.DataFrame(rows, index=pd.RangeIndex(1, len(rows) + 1, name="fold"))
+    summary = pd.DataFrame({"mean": per_fold.mean(), "std": per_fold.std(ddof=0)}).T
+    return per_fold, summary
