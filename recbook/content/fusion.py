@@ -1,0 +1,360 @@
+r"""Multimodal fusion for content-based nearest neighbours.
+
+With :math:`M` modalities (text embeddings, genres, numeric metadata...),
+modality :math:`m` gives a similarity :math:`s_m(i, j)` between items. Three
+ways to fuse them, from fixed to learned:
+
+* **average fusion** -- :math:`s(i, j) = \frac{1}{M}\sum_m s_m(i, j)`, which
+  for cosine is ``ContentKNN(concat_features(blocks))`` (concatenated unit
+  blocks, see :func:`recbook.content.concat_features`);
+* **weighted fusion** -- :math:`s(i, j) = \sum_m w_m s_m(i, j)` with
+  :math:`w` on the simplex chosen on a validation split
+  (:func:`tune_fusion_weights`);
+* **learned fusion** -- a small neural gate
+  :math:`g_\theta(s_1, \dots, s_M) \ge 0` trained on a validation split
+  (:class:`LearnedFusionKNN`).
+
+torch is imported only inside :meth:`LearnedFusionKNN.fit`; prediction uses
+NumPy.
+
+References
+----------
+T. Baltrusaitis, C. Ahuja and L.-P. Morency, "Multimodal machine learning: a
+survey and taxonomy", IEEE TPAMI 41(2), 2019.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from recbook.content.features import as_feature_matrix, concat_features
+from recbook.content.knn import ContentKNN, _pos_int, cold_item_split
+from recbook.content.similarity import _between, _prepare
+
+__all__ = ["weight_grid", "tune_fusion_weights", "LearnedFusionKNN"]
+
+
+def weight_grid(n_blocks: int, step: float = 0.25) -> list[tuple[float, ...]]:
+    """Every weight vector on the simplex whose entries are multiples of ``step``.
+
+    ``weight_grid(2, 0.5)`` is ``[(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]``: the
+    single modalities (corners) and their mixtures, in a fixed order.
+    """
+    n_blocks = _pos_int("n_blocks", n_blocks)
+    if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step <= 1:
+        raise ValueError(f"step must be a number in (0, 1], got {step!r}")
+    m = int(round(1.0 / step))
+    if not np.isclose(m * step, 1.0):
+        raise ValueError(f"step must divide 1 exactly (e.g. 0.5, 0.25, 0.1), got {step!r}")
+    grid = [c for c in itertools.product(range(m, -1, -1), repeat=n_blocks) if sum(c) == m]
+    return [tuple(x / m for x in c) for c in grid]
+
+
+def tune_fusion_weights(
+    blocks: Mapping[str, Any],
+    train: pd.DataFrame,
+    valid: pd.DataFrame,
+    step: float = 0.25,
+    metric: str = "rmse",
+    **knn_kwargs: Any,
+) -> tuple[dict[str, float], pd.DataFrame]:
+    r"""Choose fusion weights :math:`w` on a validation split by grid search.
+
+    For every :math:`w` in :func:`weight_grid` (``step``), fits
+    ``ContentKNN(concat_features(blocks, w), **knn_kwargs)`` on ``train`` and
+    measures ``metric`` (``"rmse"`` or ``"mae"``) on ``valid``. The test set is
+    never touched: make ``valid`` from the training data (e.g. with
+    :func:`recbook.content.cold_item_split`), then refit the chosen weights on
+    all training data.
+
+    Returns
+    -------
+    best : dict
+        Block name -> weight of the lowest validation error (the first in grid
+        order on ties).
+    table : pandas.DataFrame
+        One row per weight vector: the weights and the validation error,
+        sorted from best to worst (stable).
+    """
+    from recbook.evaluate import evaluate_ratings
+
+    if not isinstance(blocks, Mapping) or len(blocks) == 0:
+        raise TypeError("blocks must be a non-empty mapping name -> features")
+    if metric not in ("rmse", "mae"):
+        raise ValueError(f"metric must be 'rmse' or 'mae', got {metric!r}")
+    names = [str(n) for n in blocks]
+    feats = {n: as_feature_matrix(v, f"blocks[{n!r}]") for n, v in zip(names, blocks.values())}
+    rows = []
+    for w in weight_grid(len(names), step):
+        model = ContentKNN(concat_features(feats, w), **knn_kwargs).fit(train)
+        err = evaluate_ratings(model, valid, (metric,))[metric]
+        rows.append({**dict(zip(names, w)), metric: err})
+    table = pd.DataFrame(rows).sort_values(metric, kind="stable").reset_index(drop=True)
+    best = {n: float(table.loc[0, n]) for n in names}
+    return best, table
+
+
+def _softplus(z: np.ndarray) -> np.ndarray:
+    return np.logaddexp(0.0, z)
+
+
+class LearnedFusionKNN(ContentKNN):
+    r"""Content KNN whose neighbour weights come from a learned gate over modalities.
+
+    For target item :math:`i` and a neighbour :math:`j` the user rated, the
+    :math:`M` modality cosines form a vector
+    :math:`\mathbf s_{ij} = (s_1(i,j), \dots, s_M(i,j))`. A two-layer network
+    turns it into a non-negative weight,
+
+    .. math::
+
+        g_\theta(\mathbf s) = \mathrm{softplus}\big(\mathbf w_2^\top
+        \tanh(W_1 \mathbf s + \mathbf b_1) + b_2\big),
+
+    and the estimate is the content-KNN formula with :math:`g_\theta` in
+    place of the similarity:
+
+    .. math::
+
+        \hat r_{ui} = \bar r_u + \frac{\sum_{j \in N_k(i; I_u)} g_\theta(\mathbf s_{ij})\,(r_{uj} - \bar r_u)}
+                                  {\sum_{j \in N_k(i; I_u)} g_\theta(\mathbf s_{ij})}.
+
+    The neighbourhood :math:`N_k(i; I_u)` is the ``k`` rated items with the
+    largest positive *average* similarity :math:`\frac1M \sum_m s_m(i, j)`, so
+    the gate only re-weights the neighbours average fusion would use; it can
+    learn that one modality matters more, and non-linear effects (a near
+    duplicate title counting far more than a merely similar one).
+
+    **Training** (in :meth:`fit`, on the training data only). The training
+    items are split by :func:`recbook.content.cold_item_split` with
+    ``holdout_items`` and ``seed``: the held-out items play new items, their
+    ratings are the targets, and their neighbours and :math:`\bar r_u` come
+    from the other items' ratings. :math:`\theta` minimises the mean squared
+    error of :math:`\hat r_{ui}` on those targets with full-batch Adam
+    (``epochs`` steps, learning rate ``lr``, float32 on one CPU thread, the
+    initial weights drawn from a torch generator seeded with ``seed``).
+    Then all training ratings serve as neighbours for prediction.
+
+    Parameters
+    ----------
+    item_features : mapping name -> features
+        One block per modality (FeatureMatrix, DataFrame or ``(ids, matrix)``);
+        an item missing from a block has similarity 0 there. Every training
+        item must be in at least one block.
+    k : int
+        Neighbours.
+    hidden : int
+        Width of the gate's hidden layer.
+    epochs : int
+        Adam steps (full batch).
+    lr : float
+        Adam learning rate.
+    holdout_items : float
+        Fraction of training items held out to train the gate.
+    max_pairs : int
+        At most this many held-out ratings (a seeded random sample) train the
+        gate: a gate with a few dozen parameters needs no more, and it keeps
+        training to seconds on a laptop CPU.
+    seed : int
+        Seed of the hold-out split and of torch.
+    min_k : int
+        Least number of positive neighbours for a neighbour estimate.
+
+    Attributes
+    ----------
+    gate_params_ : dict of numpy.ndarray
+        ``W1 (M, hidden), b1, w2 (hidden,), b2`` -- the trained gate.
+    loss_curve_ : list of float
+        Training mean squared error after each step (the first entry is the
+        untrained gate's).
+    n_gate_pairs_ : int
+        Number of held-out ratings the gate was trained on (at most ``max_pairs``).
+    modalities_ : list of str
+        Block names, in the order of the gate's inputs.
+    gate_items_ : numpy.ndarray
+        Raw ids of the training items held out to train the gate: the same
+        items as ``cold_item_split(train, holdout_items, seed)`` holds out, so
+        a weighted fusion tuned on that split sees the same validation data.
+
+    Fallbacks are those of :class:`ContentKNN` (rating mode).
+    """
+
+    sim = "cosine"
+    mode = "knn"
+
+    def __init__(
+        self,
+        item_features: Mapping[str, Any],
+        k: int = 40,
+        hidden: int = 8,
+        epochs: int = 300,
+        lr: float = 0.02,
+        holdout_items: float = 0.15,
+        max_pairs: int = 5000,
+        seed: int = 0,
+        min_k: int = 1,
+    ) -> None:
+        self.item_features = item_features
+        self.k = k
+        self.hidden = hidden
+        self.epochs = epochs
+        self.lr = lr
+        self.holdout_items = holdout_items
+        self.max_pairs = max_pairs
+        self.seed = seed
+        self.min_k = min_k
+
+    # ------------------------------------------------------------------ fit
+    def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
+        self._check_params()
+        hidden = _pos_int("hidden", self.hidden)
+        max_pairs = _pos_int("max_pairs", self.max_pairs)
+        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 0:
+            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
+        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
+            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
+        if not isinstance(self.item_features, Mapping) or len(self.item_features) == 0:
+            raise TypeError(
+                "item_features must be a non-empty mapping name -> features (one block per modality), "
+                f"got {type(self.item_features).__name__}"
+            )
+        self.modalities_ = [str(n) for n in self.item_features]
+        blocks = {
+            n: as_feature_matrix(v, f"item_features[{n!r}]")
+            for n, v in zip(self.modalities_, self.item_features.values())
+        }
+        fused = concat_features(blocks)
+        rows = self._setup_catalogue(fused)
+        self._x, self._counts = _prepare(fused.matrix[rows], "cosine")
+        self._full = None  # neighbours come from the modality blocks, see _gather
+        self._blocks = [_prepare(b.reindex(self.item_ids_).matrix, "cosine")[0] for b in blocks.values()]
+        self._block_full = [self._full_similarity(x, None, "cosine") for x in self._blocks]
+
+        # 1) the gate's training data: held-out items' ratings, neighbours from the rest
+        frame = pd.DataFrame({"user": u, "item": i, "rating": r})
+        inner, held = cold_item_split(frame, self.holdout_items, self.seed)
+        self.gate_items_ = self.item_ids_[np.sort(held["item"].unique())]
+        self._setup_users(inner["user"].to_numpy(), inner["item"].to_numpy(), inner["rating"].to_numpy())
+        s_list, d_list, m_list, mu_list, y_list = [], [], [], [], []
+        held = held.drop_duplicates(["user", "item"], keep="last")
+        if len(held) > max_pairs:
+            keep = np.random.default_rng(int(self.seed)).choice(len(held), size=max_pairs, replace=False)
+            held = held.iloc[np.sort(keep)]
+        held = held.sort_values("user", kind="stable")
+        for uu, grp in held.groupby("user", sort=False):
+            nbrs, dev = self._neighbours(int(uu))
+            if len(nbrs) == 0:
+                continue
+            s, d, mask = self._gather(grp["item"].to_numpy(), nbrs, dev)
+            s_list.append(s)
+            d_list.append(d)
+            m_list.append(mask)
+            mu_list.append(np.full(len(grp), self.user_mean_[int(uu)]))
+            y_list.append(grp["rating"].to_numpy(dtype=np.float64))
+        if not s_list:
+            raise ValueError("no held-out rating has a neighbour: too little data to train the fusion gate")
+        width = max(x.shape[1] for x in s_list)
+
+        def pad(a: np.ndarray, value: Any) -> np.ndarray:  # users with fewer than k neighbours
+            return np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2), constant_values=value)
+
+        s_all = np.concatenate([pad(x, 0.0) for x in s_list])
+        d_all = np.concatenate([pad(x, 0.0) for x in d_list])
+        m_all = np.concatenate([pad(x, False) for x in m_list])
+        self.n_gate_pairs_ = len(s_all)
+        self._train_gate(s_all, d_all, m_all, np.concatenate(mu_list), np.concatenate(y_list), hidden)
+
+        # 2) every training rating serves as a neighbour from now on
+        self._setup_users(u, i, r)
+
+    def _train_gate(self, s, d, mask, mu, y, hidden: int) -> None:
+        import torch
+
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # tiny matrices: threads only add contention
+        try:
+            self._train_gate_torch(torch, s, d, mask, mu, y, hidden)
+        finally:
+            torch.set_num_threads(threads)
+
+    def _train_gate_torch(self, torch: Any, s, d, mask, mu, y, hidden: int) -> None:
+        f32 = torch.float32
+        g = torch.Generator().manual_seed(int(self.seed))
+        n_mod = s.shape[2]
+        lin1 = torch.nn.Linear(n_mod, hidden, dtype=f32)
+        lin2 = torch.nn.Linear(hidden, 1, dtype=f32)
+        with torch.no_grad():  # seeded initialisation, independent of the global torch state
+            for lin in (lin1, lin2):
+                bound = 1.0 / np.sqrt(lin.in_features)
+                lin.weight.copy_(torch.rand(lin.weight.shape, generator=g, dtype=f32) * 2 * bound - bound)
+                lin.bias.copy_(torch.rand(lin.bias.shape, generator=g, dtype=f32) * 2 * bound - bound)
+        S = torch.from_numpy(s.astype(np.float32))
+        D = torch.from_numpy(d.astype(np.float32))
+        Mk = torch.from_numpy(mask.astype(np.float32))
+        MU = torch.from_numpy(mu.astype(np.float32))
+        Y = torch.from_numpy(y.astype(np.float32))
+        enough = torch.from_numpy((mask.sum(axis=1) >= self._min_k).astype(np.float32))
+        params = list(lin1.parameters()) + list(lin2.parameters())
+        opt = torch.optim.Adam(params, lr=float(self.lr))
+
+        def loss_fn() -> Any:
+            w = torch.nn.functional.softplus(lin2(torch.tanh(lin1(S))).squeeze(-1)) * Mk
+            den = w.sum(dim=1)
+            off = (w * D).sum(dim=1) / torch.clamp(den, min=1e-12) * enough
+            return torch.mean((MU + off - Y) ** 2)
+
+        curve = []
+        for _ in range(int(self.epochs)):
+            opt.zero_grad()
+            loss = loss_fn()
+            curve.append(float(loss.detach()))
+            loss.backward()
+            opt.step()
+        with torch.no_grad():
+            curve.append(float(loss_fn()))
+        self.loss_curve_ = curve
+        self.gate_params_ = {
+            "W1": lin1.weight.detach().numpy().T.astype(np.float64),
+            "b1": lin1.bias.detach().numpy().astype(np.float64),
+            "w2": lin2.weight.detach().numpy().ravel().astype(np.float64),
+            "b2": lin2.bias.detach().numpy().astype(np.float64),
+        }
+
+    # ------------------------------------------------------------ scoring
+    def _gather(self, targets: np.ndarray, nbrs: np.ndarray, dev: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Modality similarities ``(t, k', M)``, deviations ``(t, k')`` and mask of the chosen neighbours."""
+        sims = [
+            full[np.ix_(targets, nbrs)] if full is not None else _between(x[targets], None, x[nbrs], None, "cosine")
+            for x, full in zip(self._blocks, self._block_full)
+        ]
+        mean = np.mean(sims, axis=0)
+        if mean.shape[1] > self._k:
+            idx = np.argpartition(-mean, self._k - 1, axis=1)[:, : self._k]
+        else:
+            idx = np.broadcast_to(np.arange(mean.shape[1]), mean.shape)
+        s = np.stack([np.take_along_axis(x, idx, axis=1) for x in sims], axis=2)
+        mask = np.take_along_axis(mean, idx, axis=1) > 0
+        return s, dev[idx], mask
+
+    def gate(self, s: Any) -> np.ndarray:
+        r"""The trained gate :math:`g_\theta` applied to similarity vectors ``s`` (``(..., M)``)."""
+        self._check_fitted()
+        p = self.gate_params_
+        s = np.asarray(s, dtype=np.float64)
+        return _softplus(np.tanh(s @ p["W1"] + p["b1"]) @ p["w2"] + p["b2"][0])
+
+    def _chunk_offsets(self, targets: np.ndarray, nbrs: np.ndarray, dev: np.ndarray) -> np.ndarray:
+        s, d, mask = self._gather(targets, nbrs, dev)
+        w = self.gate(s) * mask
+        den = w.sum(axis=1)
+        ok = (mask.sum(axis=1) >= self._min_k) & (den > 0)
+        return np.where(ok, (w * d).sum(axis=1) / np.where(ok, den, 1.0), 0.0)
+
+    def explain(self, user: Any, item: Any) -> pd.DataFrame:  # pragma: no cover - not defined here
+        raise NotImplementedError("explain() is defined for ContentKNN only")
+
