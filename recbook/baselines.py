@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from recbook.base import Recommender
+from recbook.utils import check_int, check_number, check_seed
 
 __all__ = [
     "GlobalMean",
@@ -21,20 +22,6 @@ __all__ = [
     "Popularity",
     "RandomRecommender",
 ]
-
-
-def _check_nonneg(name: str, value: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite non-negative number, got {value!r}")
-    return float(value)
-
-
-def _check_pos_int(name: str, value: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 class GlobalMean(Recommender):
@@ -139,21 +126,21 @@ class BaselineOnly(Recommender):
         if self.method not in ("als", "sgd"):
             raise ValueError(f"method must be 'als' or 'sgd', got {self.method!r}")
         default_epochs = 10 if self.method == "als" else 20
-        n_epochs = _check_pos_int("n_epochs", default_epochs if self.n_epochs is None else self.n_epochs)
+        n_epochs = check_int("n_epochs", default_epochs if self.n_epochs is None else self.n_epochs)
         mu = self.global_mean_
         bu = np.zeros(self.n_users_)
         bi = np.zeros(self.n_items_)
         if self.method == "als":
-            reg_u = _check_nonneg("reg_u", self.reg_u)
-            reg_i = _check_nonneg("reg_i", self.reg_i)
+            reg_u = check_number("reg_u", self.reg_u)
+            reg_i = check_number("reg_i", self.reg_i)
             n_u = np.bincount(u, minlength=self.n_users_)
             n_i = np.bincount(i, minlength=self.n_items_)
             for _ in range(n_epochs):
                 bi = np.bincount(i, r - mu - bu[u], self.n_items_) / (reg_i + n_i)
                 bu = np.bincount(u, r - mu - bi[i], self.n_users_) / (reg_u + n_u)
         else:
-            reg = _check_nonneg("reg", self.reg)
-            lr = _check_nonneg("learning_rate", self.learning_rate)
+            reg = check_number("reg", self.reg)
+            lr = check_number("learning_rate", self.learning_rate)
             order = np.argsort(u, kind="stable")  # user by user, each in training order
             uu, ii, rr = u[order].tolist(), i[order].tolist(), r[order].tolist()
             bu_l, bi_l = bu.tolist(), bi.tolist()
@@ -233,8 +220,7 @@ class RandomRecommender(Recommender):
         self.seed = seed
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative integer, got {self.seed!r}")
+        check_seed(self.seed)
 
     def _row(self, u: int) -> np.ndarray:
         return np.random.default_rng([int(self.seed), int(u)]).random(self.n_items_)

@@ -31,6 +31,7 @@ import scipy.sparse as sp
 
 from recbook import metrics as _metrics
 from recbook.base import Recommender, check_interactions, check_k, top_k
+from recbook.utils import check_int
 
 __all__ = [
     "evaluate_ratings",
@@ -51,12 +52,6 @@ def _check_model(model: Any) -> None:
     if not isinstance(model, Recommender):
         raise TypeError(f"model must be a fitted recbook Recommender, got {type(model).__name__}")
     model._check_fitted()
-
-
-def _check_pos_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 # ===================================================================== rating
@@ -226,7 +221,7 @@ def evaluate_topk(
     """
     _check_model(model)
     k = check_k(k)
-    batch_size = _check_pos_int("batch_size", batch_size)
+    batch_size = check_int("batch_size", batch_size)
     train_f = check_interactions(train, "train")
     rel_f = _relevant_frame(test, relevance_threshold)
     n_items = model.n_items_
@@ -383,8 +378,8 @@ def evaluate_topk_sampled(
 
     _check_model(model)
     k = check_k(k)
-    n_negatives = _check_pos_int("n_negatives", n_negatives)
-    batch_size = _check_pos_int("batch_size", batch_size)
+    n_negatives = check_int("n_negatives", n_negatives)
+    batch_size = check_int("batch_size", batch_size)
     rng = check_random_state(seed)
     train_f = check_interactions(train, "train")
     test_f = check_interactions(test, "test").drop_duplicates(["user", "item"])

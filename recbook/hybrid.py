@@ -61,6 +61,7 @@ from sklearn.base import clone
 
 from recbook.base import Recommender, _as_1d, check_interactions, check_k, top_k
 from recbook.cf.knn import KNN
+from recbook.utils import check_fraction, check_int, check_seed
 
 __all__ = [
     "normalize_scores",
@@ -99,26 +100,6 @@ def _check_models(models: Any, name: str = "models", min_len: int = 1) -> list[R
             f"{name} must hold at least {min_len} model(s), got {len(models)}: a hybrid needs components"
         )
     return [_check_model(f"{name}[{j}]", m) for j, m in enumerate(models)]
-
-
-def _check_seed(seed: Any) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
-
-
-def _check_fraction(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{name} must be a float in (0, 1), got {value!r}")
-    if not 0.0 < float(value) < 1.0:
-        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
-    return float(value)
-
-
-def _check_count(name: str, value: Any, minimum: int = 0) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
 
 
 def _check_normalize(value: Any) -> str:
@@ -265,9 +246,9 @@ def interleave(
         if len(quotas) != n_lists:
             raise ValueError(f"quotas must have one entry per list ({n_lists}), got {len(quotas)}")
         for j, v in enumerate(quotas):
-            _check_count(f"quotas[{j}]", v, minimum=1)
+            check_int(f"quotas[{j}]", v, minimum=1)
         q = np.asarray(quotas, dtype=np.float64)
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(_check_seed(seed))
+    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(check_seed(seed))
     pos = [0] * n_lists
     taken: set = set()
     out: list = []
@@ -553,8 +534,8 @@ class WeightedHybrid(_Hybrid):
         models = _check_models(self.models)
         learn = _check_bool("learn_weights", self.learn_weights)
         _check_normalize(self.normalize)
-        _check_fraction("validation_size", self.validation_size)
-        _check_seed(self.seed)
+        check_fraction("validation_size", self.validation_size)
+        check_seed(self.seed)
         if self.weights is not None:
             if learn:
                 raise ValueError("give either weights or learn_weights=True, not both")
@@ -661,8 +642,8 @@ class SwitchingHybrid(_Hybrid):
     def _check_params(self) -> None:
         _check_model("primary", self.primary)
         _check_model("fallback", self.fallback)
-        _check_count("min_user_ratings", self.min_user_ratings)
-        _check_count("min_item_ratings", self.min_item_ratings)
+        check_int("min_user_ratings", self.min_user_ratings, minimum=0)
+        check_int("min_item_ratings", self.min_item_ratings, minimum=0)
         _check_normalize(self.normalize)
 
     def _fitted_components(self) -> list[Recommender]:
@@ -762,9 +743,9 @@ class MixedHybrid(_Hybrid):
                     f"k_per_model must have one positive integer per model ({len(models)}), got {self.k_per_model!r}"
                 )
             for j, v in enumerate(self.k_per_model):
-                _check_count(f"k_per_model[{j}]", v, minimum=1)
-        _check_count("depth", self.depth, minimum=1)
-        _check_seed(self.seed)
+                check_int(f"k_per_model[{j}]", v, minimum=1)
+        check_int("depth", self.depth, minimum=1)
+        check_seed(self.seed)
 
     def _fitted_components(self) -> list[Recommender]:
         return self.models_
@@ -793,7 +774,7 @@ class MixedHybrid(_Hybrid):
         out = np.where(finite, base, -np.inf) - offset  # the tail: every value < 0
         for row in range(len(u)):
             lists = [top[row][ok[row]] for top, ok in tops]
-            rng = np.random.default_rng([_check_seed(self.seed), int(u[row]) + 1])
+            rng = np.random.default_rng([check_seed(self.seed), int(u[row]) + 1])
             merged = interleave(lists, method=self.method, quotas=self.k_per_model, seed=rng)
             merged = np.asarray(merged, dtype=np.int64)
             out[row, merged] = len(merged) - np.arange(len(merged), dtype=np.float64)
@@ -918,11 +899,11 @@ class FeatureCombination(_Hybrid):
         _check_models(self.models, min_len=0)
         if self.learner is not None and not (hasattr(self.learner, "fit") and hasattr(self.learner, "predict")):
             raise TypeError(f"learner must be a scikit-learn regressor with fit/predict, got {type(self.learner).__name__}")
-        _check_count("n_folds", self.n_folds, minimum=2)
+        check_int("n_folds", self.n_folds, minimum=2)
         s = self.shrinkage
         if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) or not np.isfinite(s) or s < 0:
             raise ValueError(f"shrinkage must be a finite non-negative number, got {s!r}")
-        _check_seed(self.seed)
+        check_seed(self.seed)
 
     def _fitted_components(self) -> list[Recommender]:
         return self.models_
@@ -1109,7 +1090,7 @@ class CascadeHybrid(_Hybrid):
     def _check_params(self) -> None:
         _check_model("first", self.first)
         _check_model("second", self.second)
-        _check_count("n_candidates", self.n_candidates, minimum=1)
+        check_int("n_candidates", self.n_candidates, minimum=1)
 
     def _fitted_components(self) -> list[Recommender]:
         return [self.first_, self.second_]
@@ -1228,9 +1209,9 @@ class StackingHybrid(_Hybrid):
             raise TypeError(
                 f"meta_learner must be a scikit-learn regressor with fit/predict, got {type(self.meta_learner).__name__}"
             )
-        _check_count("n_folds", self.n_folds, minimum=2)
+        check_int("n_folds", self.n_folds, minimum=2)
         _check_bool("meta_features", self.meta_features)
-        _check_seed(self.seed)
+        check_seed(self.seed)
 
     def _fitted_components(self) -> list[Recommender]:
         return self.models_
@@ -1396,11 +1377,11 @@ class AdaptiveHybrid(_Hybrid):
         if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not np.isfinite(lam) or lam < 0:
             raise ValueError(f"l2 must be a finite non-negative number, got {lam!r}")
         _check_normalize(self.normalize)
-        _check_fraction("validation_size", self.validation_size)
+        check_fraction("validation_size", self.validation_size)
         c = self.cold_item_fraction
         if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) or not 0.0 <= c < 1.0:
             raise ValueError(f"cold_item_fraction must be a number in [0, 1), got {c!r}")
-        _check_seed(self.seed)
+        check_seed(self.seed)
 
     def _fitted_components(self) -> list[Recommender]:
         return self.models_

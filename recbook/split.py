@@ -5,15 +5,16 @@ and returns new frames that keep the original row index (so a row can be
 traced back to the source file). Which split a result comes from matters as
 much as the model: the book states its split in every experiment.
 
-=====================  ====================================================
-function               protocol
-=====================  ====================================================
-:func:`random_split`   a random fraction of all interactions is held out
-:func:`per_user_split` the same fraction of *each user's* interactions
-:func:`temporal_split` everything after a global time cut-off is held out
-:func:`leave_last_out` each user's latest ``n`` interactions are held out
-:func:`kfold`          Surprise's ``KFold(random_state=seed)``, exactly
-=====================  ====================================================
+========================  ====================================================
+function                  protocol
+========================  ====================================================
+:func:`random_split`      a random fraction of all interactions is held out
+:func:`per_user_split`    the same fraction of *each user's* interactions
+:func:`temporal_split`    everything after a global time cut-off is held out
+:func:`leave_last_out`    each user's latest ``n`` interactions are held out
+:func:`kfold`             Surprise's ``KFold(random_state=seed)``, exactly
+:func:`cold_item_split`   every rating of a random set of items is held out
+========================  ====================================================
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from recbook.base import check_interactions
+from recbook.utils import check_fraction, check_int, check_seed
 
-__all__ = ["random_split", "per_user_split", "temporal_split", "leave_last_out", "kfold"]
+__all__ = ["random_split", "per_user_split", "temporal_split", "leave_last_out", "kfold", "cold_item_split"]
 
 
 def _check_frame(ratings: pd.DataFrame, need_timestamp: bool = False) -> None:
@@ -33,20 +35,6 @@ def _check_frame(ratings: pd.DataFrame, need_timestamp: bool = False) -> None:
             "ratings has no 'timestamp' column; a temporal split needs one "
             f"(columns are {list(ratings.columns)})"
         )
-
-
-def _check_fraction(test_size: float) -> float:
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float, np.floating)):
-        raise TypeError(f"test_size must be a float in (0, 1), got {test_size!r}")
-    if not 0.0 < float(test_size) < 1.0:
-        raise ValueError(f"test_size must be in (0, 1), got {test_size!r}")
-    return float(test_size)
-
-
-def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    return int(seed)
 
 
 def random_split(
@@ -59,8 +47,8 @@ def random_split(
     estimators' fallback policy handles.
     """
     _check_frame(ratings)
-    test_size = _check_fraction(test_size)
-    rng = np.random.default_rng(_check_seed(seed))
+    test_size = check_fraction("test_size", test_size)
+    rng = np.random.default_rng(check_seed(seed))
     n = len(ratings)
     n_test = min(max(1, int(round(test_size * n))), n - 1) if n > 1 else 0
     perm = rng.permutation(n)
@@ -83,10 +71,9 @@ def per_user_split(
     compares with.
     """
     _check_frame(ratings)
-    test_size = _check_fraction(test_size)
-    if isinstance(min_train, bool) or not isinstance(min_train, (int, np.integer)) or min_train < 0:
-        raise ValueError(f"min_train must be a non-negative integer, got {min_train!r}")
-    rng = np.random.default_rng(_check_seed(seed))
+    test_size = check_fraction("test_size", test_size)
+    check_int("min_train", min_train, minimum=0)
+    rng = np.random.default_rng(check_seed(seed))
     n = len(ratings)
     codes, _ = pd.factorize(ratings["user"], sort=False)
     # a random key per row, then a stable sort by user: a random order within each user
@@ -113,7 +100,7 @@ def temporal_split(
     future. Deterministic: no seed is needed.
     """
     _check_frame(ratings, need_timestamp=True)
-    test_size = _check_fraction(test_size)
+    test_size = check_fraction("test_size", test_size)
     n = len(ratings)
     n_test = min(max(1, int(round(test_size * n))), n - 1) if n > 1 else 0
     order = np.argsort(ratings["timestamp"].to_numpy(), kind="stable")
@@ -132,8 +119,7 @@ def leave_last_out(
     the sequential-recommendation protocol (SASRec and friends).
     """
     _check_frame(ratings, need_timestamp=True)
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n <= 0:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
+    check_int("n", n)
     codes, _ = pd.factorize(ratings["user"], sort=False)
     ts = ratings["timestamp"].to_numpy()
     pos = np.arange(len(ratings))
@@ -172,7 +158,7 @@ def kfold(
     if n_splits < 2 or n_splits > n:
         raise ValueError(f"n_splits must be between 2 and the number of rows ({n}), got {n_splits}")
     indices = np.arange(n)
-    np.random.RandomState(_check_seed(seed)).shuffle(indices)
+    np.random.RandomState(check_seed(seed)).shuffle(indices)
     folds = []
     start = stop = 0
     for f in range(n_splits):
@@ -181,3 +167,31 @@ def kfold(
         train_idx = np.concatenate([indices[:start], indices[stop:]])
         folds.append((ratings.iloc[train_idx].copy(), ratings.iloc[indices[start:stop]].copy()))
     return folds
+
+
+def cold_item_split(
+    ratings: pd.DataFrame, item_fraction: float = 0.15, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out a random set of *items*: all of their ratings go to the test set.
+
+    ``round(item_fraction * n_items)`` items (at least one, at most all but
+    one) are drawn without replacement by ``numpy.random.default_rng(seed)``
+    from the distinct items in order of first appearance. The training frame
+    has no rating of them, so they are new items for every model: the
+    new-item cold-start protocol of Schein et al. (SIGIR 2002).
+
+    Returns
+    -------
+    (train, test) : pandas.DataFrame
+        Rows keep their original index and order.
+    """
+    _check_frame(ratings)
+    item_fraction = check_fraction("item_fraction", item_fraction)
+    rng = np.random.default_rng(check_seed(seed))
+    items = pd.unique(ratings["item"])
+    if len(items) < 2:
+        raise ValueError(f"ratings has {len(items)} distinct item(s): need at least 2 to hold some out")
+    n_cold = min(max(1, int(round(item_fraction * len(items)))), len(items) - 1)
+    cold = items[rng.choice(len(items), size=n_cold, replace=False)]
+    mask = ratings["item"].isin(cold).to_numpy()
+    return ratings.iloc[~mask].copy(), ratings.iloc[mask].copy()

@@ -16,12 +16,61 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "check_int",
+    "check_number",
+    "check_seed",
+    "check_fraction",
     "seed_everything",
     "get_device",
     "Timer",
     "model_size",
     "check_random_state",
 ]
+
+
+# ---------------------------------------------------------------- argument checks
+# One place for the hyper-parameter checks every module needs, so that every
+# estimator words its errors the same way: the argument, the value, what was
+# expected.
+
+
+def _is_number(value: Any) -> bool:
+    return not isinstance(value, (bool, np.bool_)) and isinstance(
+        value, (int, float, np.integer, np.floating)
+    )
+
+
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    """Return ``value`` as an ``int`` if it is an integer ``>= minimum``, else raise ``ValueError``."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
+        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value: Any, positive: bool = False) -> float:
+    """Return ``value`` as a ``float`` if it is finite and ``> 0`` (``positive``) or ``>= 0``."""
+    if not _is_number(value) or not np.isfinite(value) or value < 0 or (positive and value == 0):
+        kind = "a finite number > 0" if positive else "a finite non-negative number"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return float(value)
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """Return ``value`` if it is a non-negative integer seed, else raise ``ValueError``."""
+    return check_int(name, value, minimum=0)
+
+
+def check_fraction(name: str, value: Any) -> float:
+    """Return ``value`` if it is a number strictly between 0 and 1.
+
+    Raises ``TypeError`` for a non-number and ``ValueError`` outside (0, 1).
+    """
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a float in (0, 1), got {value!r}")
+    if not 0.0 < float(value) < 1.0:
+        raise ValueError(f"{name} must be in (0, 1), got {value!r}")
+    return float(value)
 
 
 def seed_everything(seed: int = 0) -> None:
@@ -35,9 +84,7 @@ def seed_everything(seed: int = 0) -> None:
     seed : int
         A non-negative integer.
     """
-    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     os.environ["PYTHONHASHSEED"] = str(seed)

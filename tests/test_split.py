@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from recbook import split
-from tests.conftest import DATA, requires_ml100k
+from tests.conftest import requires_ml100k
 
 
 def _assert_partition(full, train, test):

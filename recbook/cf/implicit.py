@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
 from recbook.base import Recommender
-from recbook.cf.mf import _check_nonneg, _check_pos, _check_pos_int, _check_seed
+from recbook.utils import check_int, check_number, check_seed
 
 __all__ = ["ImplicitALS", "BPR", "EASE"]
 
@@ -167,11 +167,11 @@ class ImplicitALS(_RankingModel):
         self._check_params()
 
     def _check_params(self) -> None:
-        _check_pos_int("n_factors", self.n_factors)
-        _check_pos_int("n_epochs", self.n_epochs)
-        _check_nonneg("reg", self.reg)
-        _check_nonneg("alpha", self.alpha)
-        _check_seed(self.seed)
+        check_int("n_factors", self.n_factors)
+        check_int("n_epochs", self.n_epochs)
+        check_number("reg", self.reg)
+        check_number("alpha", self.alpha)
+        check_seed(self.seed)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
         self._check_params()
@@ -355,11 +355,11 @@ class BPR(_RankingModel):
         self._check_params()
 
     def _check_params(self) -> None:
-        _check_pos_int("n_factors", self.n_factors)
-        _check_pos_int("n_epochs", self.n_epochs)
-        _check_pos("lr", self.lr)
-        _check_nonneg("reg", self.reg)
-        _check_seed(self.seed)
+        check_int("n_factors", self.n_factors)
+        check_int("n_epochs", self.n_epochs)
+        check_number("lr", self.lr, positive=True)
+        check_number("reg", self.reg)
+        check_seed(self.seed)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
         self._check_params()
@@ -429,10 +429,10 @@ class EASE(_RankingModel):
 
     def __init__(self, reg: float = 500.0) -> None:
         self.reg = reg
-        _check_pos("reg", reg)
+        check_number("reg", reg, positive=True)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        reg = _check_pos("reg", self.reg)
+        reg = check_number("reg", self.reg, positive=True)
         X = self._interactions()
         X.data[:] = 1.0
         self._set_popularity(X)

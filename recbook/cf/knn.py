@@ -70,6 +70,7 @@ import scipy.sparse as sp
 
 from recbook.base import Recommender
 from recbook.cf import similarity as _similarity
+from recbook.utils import check_int
 
 __all__ = ["KNN", "UserKNN", "ItemKNN", "RULES", "SIMILARITY_NAMES"]
 
@@ -82,13 +83,6 @@ RULES = {
 }
 #: Similarity names accepted by :class:`KNN` (the last two are not in Surprise).
 SIMILARITY_NAMES = ("cosine", "msd", "pearson", "pearson_baseline", "jaccard", "adjusted_cosine")
-
-
-def _check_int(name: str, value: Any, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        kind = "positive" if low == 1 else "non-negative"
-        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
-    return int(value)
 
 
 def select_neighbours(block: np.ndarray, k: int) -> np.ndarray:
@@ -192,8 +186,8 @@ class KNN(Recommender):
 
     # ----------------------------------------------------------- checks
     def _check_params(self) -> None:
-        self._k = _check_int("k", self.k, 1)
-        self._min_k = _check_int("min_k", self.min_k, 0)
+        self._k = check_int("k", self.k, 1)
+        self._min_k = check_int("min_k", self.min_k, 0)
         if self._min_k > self._k:
             raise ValueError(
                 f"min_k={self.min_k!r} exceeds k={self.k!r}: at most k neighbours are kept, so every "
@@ -205,7 +199,7 @@ class KNN(Recommender):
             raise ValueError(f"rule must be one of {list(RULES)}, got {self.rule!r}")
         if not isinstance(self.user_based, (bool, np.bool_)):
             raise ValueError(f"user_based must be True or False, got {self.user_based!r}")
-        self._min_support = _check_int("min_support", self.min_support, 0)
+        self._min_support = check_int("min_support", self.min_support, 0)
         s = self.shrinkage
         if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) or not (
             np.isfinite(s) and s >= 0
@@ -376,7 +370,7 @@ class KNN(Recommender):
             Columns ``neighbor`` (raw id) and ``similarity``, most similar first.
         """
         self._check_fitted()
-        n = _check_int("n", n, 1)
+        n = check_int("n", n, 1)
         ids = self.user_ids_ if self.user_based else self.item_ids_
         idx = (self.user_index if self.user_based else self.item_index)([entity])[0]
         if idx < 0:

@@ -41,46 +41,16 @@ N. Hug, "Surprise: a Python library for recommender systems", JOSS 5(52), 2020.
 
 from __future__ import annotations
 
-from typing import Any
 
 import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
 from recbook.base import Recommender
+from recbook.utils import check_int, check_number, check_seed
+
 
 __all__ = ["BiasedMF", "SVDpp", "ALS"]
-
-
-# --------------------------------------------------------------------------
-# hyper-parameter checks (shared with recbook.cf.implicit)
-# --------------------------------------------------------------------------
-def _is_number(value: Any) -> bool:
-    return not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
-
-
-def _check_pos_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_pos(name: str, value: Any) -> float:
-    if not _is_number(value) or not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
-
-
-def _check_nonneg(name: str, value: Any) -> float:
-    if not _is_number(value) or not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _check_seed(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {value!r}")
-    return int(value)
 
 
 def _user_order(u: np.ndarray) -> np.ndarray:
@@ -325,12 +295,12 @@ class BiasedMF(_FactorRatingModel):
         self._check_params()
 
     def _check_params(self) -> None:
-        _check_pos_int("n_factors", self.n_factors)
-        _check_pos_int("n_epochs", self.n_epochs)
-        _check_pos("lr", self.lr)
-        _check_nonneg("reg", self.reg)
-        _check_nonneg("init_std", self.init_std)
-        _check_seed(self.seed)
+        check_int("n_factors", self.n_factors)
+        check_int("n_epochs", self.n_epochs)
+        check_number("lr", self.lr, positive=True)
+        check_number("reg", self.reg)
+        check_number("init_std", self.init_std)
+        check_seed(self.seed)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
         self._check_params()
@@ -530,11 +500,11 @@ class ALS(_FactorRatingModel):
         self._check_params()
 
     def _check_params(self) -> None:
-        _check_pos_int("n_factors", self.n_factors)
-        _check_pos_int("n_epochs", self.n_epochs)
-        _check_nonneg("reg", self.reg)
-        _check_nonneg("init_std", self.init_std)
-        _check_seed(self.seed)
+        check_int("n_factors", self.n_factors)
+        check_int("n_epochs", self.n_epochs)
+        check_number("reg", self.reg)
+        check_number("init_std", self.init_std)
+        check_seed(self.seed)
 
     @staticmethod
     def _ridge(rows: np.ndarray, cols: np.ndarray, target: np.ndarray, Z: np.ndarray, n_rows: int, reg: float) -> np.ndarray:

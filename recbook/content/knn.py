@@ -22,6 +22,7 @@ import scipy.sparse as sp
 from recbook.base import Recommender, _as_1d, check_interactions, check_k, top_k
 from recbook.content.features import FeatureMatrix, _unit_rows_any, as_feature_matrix
 from recbook.content.similarity import METRICS, _between, _prepare, _profile_weights
+from recbook.split import cold_item_split
 
 __all__ = ["ContentKNN", "cold_item_split", "evaluate_new_items"]
 
@@ -330,40 +331,8 @@ class ContentKNN(Recommender):
 
 
 # ----------------------------------------------------------------------------
-# The cold-item protocol
+# The cold-item protocol (the split itself lives in recbook.split)
 # ----------------------------------------------------------------------------
-def cold_item_split(
-    ratings: pd.DataFrame, item_fraction: float = 0.15, seed: int = 0
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Hold out a random set of *items*: all of their ratings go to the test set.
-
-    ``round(item_fraction * n_items)`` items (at least one, at most all but
-    one) are drawn without replacement by ``numpy.random.default_rng(seed)``
-    from the distinct items in order of first appearance. The training frame
-    has no rating of them, so they are new items for every model: the
-    new-item cold-start protocol of Schein et al. (SIGIR 2002).
-
-    Returns
-    -------
-    (train, test) : pandas.DataFrame
-        Rows keep their original index and order.
-    """
-    frame = check_interactions(ratings, "ratings")
-    del frame
-    if isinstance(item_fraction, bool) or not isinstance(item_fraction, (int, float, np.floating)) or not (
-        0.0 < float(item_fraction) < 1.0
-    ):
-        raise ValueError(f"item_fraction must be a float in (0, 1), got {item_fraction!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    items = pd.unique(ratings["item"])
-    if len(items) < 2:
-        raise ValueError(f"ratings has {len(items)} distinct item(s): need at least 2 to hold some out")
-    n_cold = min(max(1, int(round(float(item_fraction) * len(items)))), len(items) - 1)
-    rng = np.random.default_rng(int(seed))
-    cold = items[rng.choice(len(items), size=n_cold, replace=False)]
-    mask = ratings["item"].isin(cold).to_numpy()
-    return ratings.iloc[~mask].copy(), ratings.iloc[mask].copy()
 
 
 def evaluate_new_items(

@@ -1,0 +1,92 @@
+from __future__ import annotations
+
+import random
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from recbook import utils
+from recbook.baselines import BaselineOnly
+
+
+def test_seed_everything_reproduces_draws():
+    utils.seed_everything(3)
+    a = (random.random(), np.random.rand())
+    utils.seed_everything(3)
+    assert (random.random(), np.random.rand()) == a
+    utils.seed_everything(4)
+    assert (random.random(), np.random.rand()) != a
+
+
+def test_seed_everything_seeds_torch_when_imported():
+    torch = pytest.importorskip("torch")
+    utils.seed_everything(5)
+    a = torch.rand(3)
+    utils.seed_everything(5)
+    assert torch.equal(a, torch.rand(3))
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, "0", True, None])
+def test_seed_everything_rejects_bad_seed(bad):
+    with pytest.raises(ValueError, match="seed"):
+        utils.seed_everything(bad)
+
+
+def test_check_helpers():
+    assert utils.check_int("k", 3) == 3
+    assert utils.check_int("n", 0, minimum=0) == 0
+    with pytest.raises(ValueError, match="k must be a positive integer, got 0"):
+        utils.check_int("k", 0)
+    with pytest.raises(ValueError, match="n_folds must be an integer >= 2"):
+        utils.check_int("n_folds", 1, minimum=2)
+    with pytest.raises(ValueError, match="positive integer"):
+        utils.check_int("k", True)
+    assert utils.check_number("reg", 0) == 0.0
+    with pytest.raises(ValueError, match="lr must be a finite number > 0"):
+        utils.check_number("lr", 0.0, positive=True)
+    with pytest.raises(ValueError, match="non-negative"):
+        utils.check_number("reg", float("nan"))
+    with pytest.raises(ValueError, match="non-negative"):
+        utils.check_number("reg", -1)
+    assert utils.check_fraction("test_size", 0.25) == 0.25
+    with pytest.raises(TypeError):
+        utils.check_fraction("test_size", "0.2")
+    with pytest.raises(ValueError, match=r"\(0, 1\)"):
+        utils.check_fraction("test_size", 1.0)
+    assert isinstance(utils.check_random_state(0), np.random.Generator)
+
+
+def test_timer_measures_time():
+    with utils.Timer() as t:
+        sum(range(10000))
+    assert t.seconds > 0
+
+
+def test_model_size(tiny):
+    assert utils.model_size(np.zeros((3, 4))) == {"params": 12, "bytes": 96}
+    m = sp.random(10, 10, density=0.2, format="csr", random_state=0)
+    assert utils.model_size(m)["params"] == 20
+    fitted = BaselineOnly().fit(tiny)
+    size = utils.model_size(fitted)
+    assert size["params"] == fitted.n_users_ + fitted.n_items_  # b_u and b_i only
+    with pytest.raises(TypeError):
+        utils.model_size(3)
+
+
+def test_model_size_torch():
+    torch = pytest.importorskip("torch")
+    layer = torch.nn.Linear(4, 2)
+    assert utils.model_size(layer) == {"params": 10, "bytes": 40}
+
+
+def test_import_recbook_is_cheap():
+    code = (
+        "import sys, recbook, recbook.datasets, recbook.split, recbook.metrics, recbook.evaluate, "
+        "recbook.baselines, recbook.cf, recbook.content, recbook.hybrid; "
+        "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "False"]
