@@ -33,8 +33,9 @@ import numpy as np
 import pandas as pd
 
 from recbook.content.features import as_feature_matrix, concat_features
-from recbook.content.knn import ContentKNN, _pos_int, cold_item_split
+from recbook.content.knn import ContentKNN, cold_item_split
 from recbook.content.similarity import _between, _prepare
+from recbook.utils import check_int
 
 __all__ = ["weight_grid", "tune_fusion_weights", "LearnedFusionKNN"]
 
@@ -45,7 +46,7 @@ def weight_grid(n_blocks: int, step: float = 0.25) -> list[tuple[float, ...]]:
     ``weight_grid(2, 0.5)`` is ``[(1.0, 0.0), (0.5, 0.5), (0.0, 1.0)]``: the
     single modalities (corners) and their mixtures, in a fixed order.
     """
-    n_blocks = _pos_int("n_blocks", n_blocks)
+    n_blocks = check_int("n_blocks", n_blocks)
     if isinstance(step, bool) or not isinstance(step, (int, float)) or not 0 < step <= 1:
         raise ValueError(f"step must be a number in (0, 1], got {step!r}")
     m = int(round(1.0 / step))
@@ -212,8 +213,8 @@ class LearnedFusionKNN(ContentKNN):
     # ------------------------------------------------------------------ fit
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
         self._check_params()
-        hidden = _pos_int("hidden", self.hidden)
-        max_pairs = _pos_int("max_pairs", self.max_pairs)
+        hidden = check_int("hidden", self.hidden)
+        max_pairs = check_int("max_pairs", self.max_pairs)
         if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 0:
             raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
         if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:

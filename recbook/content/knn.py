@@ -23,6 +23,7 @@ from recbook.base import Recommender, _as_1d, check_interactions, check_k, top_k
 from recbook.content.features import FeatureMatrix, _unit_rows_any, as_feature_matrix
 from recbook.content.similarity import METRICS, _between, _prepare, _profile_weights
 from recbook.split import cold_item_split
+from recbook.utils import check_int
 
 __all__ = ["ContentKNN", "cold_item_split", "evaluate_new_items"]
 
@@ -33,10 +34,6 @@ _BLOCK = 2_000_000
 _DENSE_LIMIT = 3000
 
 
-def _pos_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def _aggregate(s: np.ndarray, dev: np.ndarray, k: int, min_k: int) -> np.ndarray:
@@ -166,7 +163,7 @@ class ContentKNN(Recommender):
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
         self._k = check_k(self.k)
-        self._min_k = _pos_int("min_k", self.min_k)
+        self._min_k = check_int("min_k", self.min_k)
         if self.sim not in METRICS:
             raise ValueError(f"sim must be one of {METRICS}, got {self.sim!r}")
         if self.mode not in ("knn", "profile"):
@@ -375,7 +372,7 @@ def evaluate_new_items(
         raise TypeError(f"model must be a fitted recbook Recommender, got {type(model).__name__}")
     model._check_fitted()
     k = check_k(k)
-    batch_size = _pos_int("batch_size", batch_size)
+    batch_size = check_int("batch_size", batch_size)
     frame = check_interactions(test, "test")
     if relevance_threshold is not None:
         frame = frame[frame["rating"] >= float(relevance_threshold)]
