@@ -39,7 +39,7 @@ import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-__all__ = ["Recommender", "check_interactions", "top_k"]
+__all__ = ["Recommender", "check_interactions", "select_top", "top_k"]
 
 
 def check_interactions(
@@ -117,23 +117,91 @@ def check_k(k: Any) -> int:
     return int(k)
 
 
+def _finite_or_minus_inf(scores: np.ndarray) -> np.ndarray:
+    """``scores`` as a float array with NaN replaced by ``-inf`` (never ranked first)."""
+    scores = np.asarray(scores)
+    if scores.dtype.kind not in "f":
+        scores = scores.astype(np.float64)
+    nan = np.isnan(scores)
+    if nan.any():
+        scores = np.where(nan, -np.inf, scores)
+    return scores
+
+
+def select_top(scores: np.ndarray, k: int) -> np.ndarray:
+    """Mask of the ``k`` largest entries of each row; ties go to the lower column index.
+
+    This is the book's one tie rule for every ranking and neighbour choice:
+    the larger value wins, and among equal values the entry with the lower
+    column index (the earlier candidate) wins, exactly as
+    ``heapq.nlargest(k, row)`` and a stable descending sort choose. The
+    result does not depend on the CPU: it uses ``np.partition`` only for the
+    *value* of the ``k``-th largest entry (which is unique), never for the
+    choice among entries equal to it, which ``np.argpartition`` makes
+    differently on different SIMD code paths.
+
+    Runs in linear time per row: one partition, two comparisons and, only for
+    rows with more entries tied at the ``k``-th value than places left, a
+    cumulative sum.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray, shape (m, n)
+        Scores of ``n`` candidates for each of ``m`` rows (NaN counts as
+        ``-inf``).
+    k : int
+        Entries to keep per row (``k >= n`` keeps every entry).
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (m, n)
+        Exactly ``min(k, n)`` entries of each row are ``True``.
+    """
+    scores = _finite_or_minus_inf(np.atleast_2d(scores))
+    m, n = scores.shape
+    k = check_k(k)
+    if k >= n:
+        return np.ones((m, n), dtype=bool)
+    kth = np.partition(scores, n - k, axis=1)[:, n - k : n - k + 1]
+    above = scores > kth
+    tie = scores == kth
+    room = k - above.sum(axis=1, keepdims=True)
+    crowded = (tie.sum(axis=1, keepdims=True) > room).ravel()
+    if crowded.any():  # more ties than places: keep the earliest ones
+        t = tie[crowded]
+        tie[crowded] = t & (np.cumsum(t, axis=1) <= room[crowded])
+    return above | tie
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Column indices of the ``k`` largest scores in each row, best first.
 
-    Uses ``argpartition`` (O(n) per row) and then sorts only the ``k`` winners;
-    ties are broken by the lower column index, so the result is deterministic.
-    ``-inf`` entries (masked items) are never returned before finite ones.
+    Ties are broken by the lower column index (the book's one tie rule, see
+    :func:`select_top`), so the result is the first ``k`` columns of a
+    *stable* descending sort, ``np.argsort(-scores, kind="stable")[:, :k]``,
+    on every machine; but it costs O(n) per row plus O(k log k) to order the
+    winners, not O(n log n). ``-inf`` entries (masked items) and NaN come
+    after every finite score.
+
+    Parameters
+    ----------
+    scores : numpy.ndarray, shape (m, n) or (n,)
+        A 1-D array is treated as one row.
+    k : int
+        List length (a positive integer); at most ``n`` columns are returned.
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (m, min(k, n))
     """
-    scores = np.atleast_2d(scores)
-    n_cols = scores.shape[1]
-    k = min(check_k(k), n_cols)
-    if k < n_cols:
-        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
-    else:
-        part = np.tile(np.arange(n_cols), (scores.shape[0], 1))
-    part.sort(axis=1)  # lower index first, so the stable sort breaks ties by index
+    scores = _finite_or_minus_inf(np.atleast_2d(scores))
+    m, n = scores.shape
+    k = min(check_k(k), n)
+    if k == n:
+        return np.argsort(-scores, axis=1, kind="stable")
+    part = np.nonzero(select_top(scores, k))[1].reshape(m, k)  # ascending column order
     vals = np.take_along_axis(scores, part, axis=1)
-    order = np.argsort(-vals, axis=1, kind="stable")
+    order = np.argsort(-vals, axis=1, kind="stable")  # ties keep the lower column first
     return np.take_along_axis(part, order, axis=1)
 
 

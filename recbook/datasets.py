@@ -74,6 +74,7 @@ __all__ = [
     "SPECS",
     "UnsafeArchiveError",
     "cache_dir",
+    "data_dir",
     "fetch",
     "load",
     "ml100k_folds",
@@ -241,8 +242,20 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def _verify(folder: Path, files: Iterable[str], spec: DatasetSpec) -> None:
-    """Raise :class:`ChecksumError` unless every file hashes as in ``spec``."""
+def _verify(folder: Path, files: Iterable[str], spec: DatasetSpec, role: str = "cache") -> None:
+    """Raise :class:`ChecksumError` unless every file hashes as in ``spec``.
+
+    ``role`` says which folder ``folder`` is (``"RECBOOK_DATA"``, ``"data_home"``
+    or ``"cache"``), so that the message gives advice that fits it.
+    """
+    advice = {
+        "RECBOOK_DATA": (
+            f"replace it in that folder ($RECBOOK_DATA/{spec.folder}/) with the file from {spec.url}; "
+            "recbook never writes there (or unset RECBOOK_DATA to let recbook download into its cache)"
+        ),
+        "data_home": f"replace it in that folder (data_home) with the file from {spec.url}, or delete it to download it again",
+        "cache": f"delete it from the cache folder {folder}/ to download it again, or replace it with the file from {spec.url}",
+    }[role]
     for name in files:
         path = folder / name
         expected = spec.files[name]
@@ -251,8 +264,7 @@ def _verify(folder: Path, files: Iterable[str], spec: DatasetSpec) -> None:
             raise ChecksumError(
                 f"checksum mismatch for {path}: expected sha256 {expected}, "
                 f"got {actual}. The file is corrupt or from another release; "
-                f"it was not used. Replace it with the file from {spec.url} "
-                "(or delete it from the cache folder to download it again).",
+                f"it was not used. To fix it, {advice}.",
                 path,
                 expected,
                 actual,
@@ -343,12 +355,43 @@ def _install(spec: DatasetSpec, archive: Path, staging: Path, target: Path) -> N
         os.replace(staging / name, target / name)
 
 
-def _not_found(spec: DatasetSpec, missing: list[str], folders: list[str], reason: str) -> DatasetNotFoundError:
-    where = "\n".join(f"  {f}" for f in folders)
+def data_dir() -> Path | None:
+    """The folder named by ``$RECBOOK_DATA``, as an absolute path (``None`` if unset).
+
+    A relative value is resolved once, against the directory where the
+    command was run (the shell's ``$PWD``), not against the current working
+    directory of the process: a notebook kernel runs in the notebook's folder,
+    but ``RECBOOK_DATA=../shared/data make test`` means the folder next to
+    the repository. Without ``$PWD`` the current directory is used.
+    """
+    env = os.environ.get("RECBOOK_DATA")
+    if not env:
+        return None
+    path = Path(env).expanduser()
+    if not path.is_absolute():
+        pwd = os.environ.get("PWD")
+        base = Path(pwd) if pwd and Path(pwd).is_absolute() and Path(pwd).is_dir() else Path.cwd()
+        path = base / path
+    return Path(os.path.normpath(path))
+
+
+def _describe_folder(folder: Path, needed: list[str]) -> str:
+    if not folder.is_dir():
+        return f"{folder}/ (no such folder)"
+    missing = [f for f in needed if not (folder / f).is_file()]
+    return f"{folder}/ (missing: {', '.join(missing)})" if missing else f"{folder}/ (complete)"
+
+
+def _not_found(name: str, spec: DatasetSpec, searched: list[tuple[str, Path]], needed: list[str], reason: str) -> DatasetNotFoundError:
+    where = "\n".join(f"  {role}: {_describe_folder(folder, needed)}" for role, folder in searched)
+    hint = ""
+    if [role for role, _ in searched] == ["cache"]:
+        hint = f", or put them in <some folder>/{spec.folder}/ and set the RECBOOK_DATA variable to <some folder>"
     return DatasetNotFoundError(
-        f"data set files not found: {', '.join(missing)}.\n"
+        f"data set {name!r} not found: its files {', '.join(needed)} are in none of the folders searched:\n"
+        f"{where}\n"
         f"The download of the official archive {spec.url} failed ({reason}).\n"
-        f"Download it by hand and put its files ({', '.join(spec.files)}) in one of:\n{where}"
+        f"Download it by hand and put the files in one of the folders above{hint}."
     )
 
 
@@ -357,41 +400,36 @@ def _locate(name: str, needed: Iterable[str], data_home: str | Path | None) -> P
     spec = SPECS[name]
     needed = list(needed)
     if data_home is not None:
-        roots = [Path(data_home).expanduser()]
-        readonly: Path | None = None
+        searched = [("data_home", Path(data_home).expanduser().resolve() / spec.folder)]
     else:
-        env = os.environ.get("RECBOOK_DATA")
-        readonly = Path(env).expanduser() if env else None
-        roots = ([readonly] if readonly is not None else []) + [cache_dir()]
-    for root in roots:
-        folder = root / spec.folder
+        readonly = data_dir()
+        searched = ([("RECBOOK_DATA", readonly / spec.folder)] if readonly is not None else [])
+        searched.append(("cache", cache_dir() / spec.folder))
+    for role, folder in searched:
         if all((folder / f).is_file() for f in needed):
-            _verify(folder, needed, spec)
+            _verify(folder, needed, spec, role)
             return folder
 
-    # Not found anywhere: download into the writable root (never RECBOOK_DATA).
-    target = roots[-1] / spec.folder
-    missing = [f for f in needed if not (target / f).is_file()]
-    folders = [str(r / spec.folder) + "/" for r in roots]
-    if data_home is None and readonly is None:
-        folders.insert(0, f"$RECBOOK_DATA/{spec.folder}/ (set the RECBOOK_DATA variable)")
+    # Not found anywhere: download into the writable folder (never RECBOOK_DATA).
+    target = searched[-1][1]
+    root = target.parent
     try:
-        roots[-1].mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=".recbook-", dir=roots[-1]))
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".recbook-", dir=root))
     except OSError as exc:
-        raise _not_found(spec, missing, folders, f"cannot write to {roots[-1]}: {exc}") from exc
+        raise _not_found(name, spec, searched, needed, f"cannot write to {root}: {exc}") from exc
     try:
         archive = tmp / ("download" + (".zip" if spec.archive == "zip" else ".gz"))
         try:
             _download(spec.url, archive)
         except Exception as exc:  # offline, HTTP error, timeout, ...
-            raise _not_found(spec, missing, folders, f"{type(exc).__name__}: {exc}") from exc
+            raise _not_found(name, spec, searched, needed, f"{type(exc).__name__}: {exc}") from exc
         staging = tmp / "staging"
         staging.mkdir()
         _install(spec, archive, staging, target)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    _verify(target, needed, spec)
+    _verify(target, needed, spec, searched[-1][0])
     return target
 
 
@@ -804,8 +842,9 @@ def synthetic(
         logw = (np.log(activity)[:, None] + np.log(p_item)[None, :]).ravel()
         logw[first] = -np.inf
         keys = logw + rng.gumbel(size=logw.size)
-        extra = np.argpartition(-keys, rest - 1)[:rest] if rest else np.empty(0, np.int64)
-        extra = extra[np.argsort(-keys[extra], kind="stable")]
+        from recbook.base import top_k  # deterministic ties on every CPU
+
+        extra = top_k(keys, rest)[0] if rest else np.empty(0, np.int64)
         pairs = np.concatenate([first, extra])
     else:
         p_user = activity / activity.sum()
@@ -846,7 +885,7 @@ def synthetic(
     truth = pd.DataFrame({"user": ratings["user"], "item": ratings["item"], "true_rating": true[order]})
 
     names = np.array(_SYNTH_GENRES, dtype=object)
-    top = np.argsort(-Q, axis=1)[:, :2]
+    top = np.argsort(-Q, axis=1, kind="stable")[:, :2]
     genres = [list(names[row[Q[n, row] > 0.5]]) or [names[row[0]]] for n, row in enumerate(top)]
     items = pd.DataFrame(
         {

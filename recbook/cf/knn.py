@@ -68,7 +68,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recbook.base import Recommender
+from recbook.base import Recommender, select_top
 from recbook.cf import similarity as _similarity
 from recbook.utils import check_int
 
@@ -88,9 +88,11 @@ SIMILARITY_NAMES = ("cosine", "msd", "pearson", "pearson_baseline", "jaccard", "
 def select_neighbours(block: np.ndarray, k: int) -> np.ndarray:
     """Mask of the ``k`` largest entries of each row, ties to the earlier column.
 
-    Row by row this is the set ``heapq.nlargest(k, row)`` keeps: every entry
-    above the ``k``-th largest value, plus the earliest entries equal to it
-    until ``k`` are chosen. Runs in linear time per row (``np.partition``).
+    Row by row this is the set ``heapq.nlargest(k, row)`` keeps (Surprise's
+    choice): every entry above the ``k``-th largest value, plus the earliest
+    entries equal to it until ``k`` are chosen. It is
+    :func:`recbook.base.select_top`, the package's one tie rule, under the
+    name chapter 3 uses.
 
     Parameters
     ----------
@@ -104,14 +106,7 @@ def select_neighbours(block: np.ndarray, k: int) -> np.ndarray:
     -------
     numpy.ndarray of bool, shape (m, n)
     """
-    n = block.shape[1]
-    if n <= k:
-        return np.ones(block.shape, dtype=bool)
-    kth = np.partition(block, n - k, axis=1)[:, n - k : n - k + 1]
-    above = block > kth
-    tie = block == kth
-    room = k - above.sum(axis=1, keepdims=True)
-    return above | (tie & (np.cumsum(tie, axis=1) <= room))
+    return select_top(block, k)
 
 
 class KNN(Recommender):

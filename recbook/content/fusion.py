@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from recbook.base import top_k
 from recbook.content.features import as_feature_matrix, concat_features
 from recbook.content.knn import ContentKNN, cold_item_split
 from recbook.content.similarity import _between, _prepare
@@ -335,7 +336,7 @@ class LearnedFusionKNN(ContentKNN):
         ]
         mean = np.mean(sims, axis=0)
         if mean.shape[1] > self._k:
-            idx = np.argpartition(-mean, self._k - 1, axis=1)[:, : self._k]
+            idx = top_k(mean, self._k)  # ties to the earlier rated item
         else:
             idx = np.broadcast_to(np.arange(mean.shape[1]), mean.shape)
         s = np.stack([np.take_along_axis(x, idx, axis=1) for x in sims], axis=2)

@@ -19,9 +19,10 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recbook.base import Recommender, _as_1d, check_interactions, check_k, top_k
+from recbook.base import Recommender, _as_1d, check_interactions, check_k, select_top, top_k
 from recbook.content.features import FeatureMatrix, _unit_rows_any, as_feature_matrix
 from recbook.content.similarity import METRICS, _between, _prepare, _profile_weights
+from recbook.evaluate.core import evaluate_new_items  # noqa: F401  (re-exported: chapter 4's protocol)
 from recbook.split import cold_item_split
 from recbook.utils import check_int
 
@@ -45,12 +46,9 @@ def _aggregate(s: np.ndarray, dev: np.ndarray, k: int, min_k: int) -> np.ndarray
     than ``min_k`` of them gets offset 0.
     """
     s = np.where(s > 0, s, 0.0)
-    if s.shape[1] > k:
-        idx = np.argpartition(-s, k - 1, axis=1)[:, :k]
-        s = np.take_along_axis(s, idx, axis=1)
-        d = dev[idx]
-    else:
-        d = np.broadcast_to(dev, s.shape)
+    if s.shape[1] > k:  # the k largest, ties to the earlier rated item (recbook.base.select_top)
+        s = np.where(select_top(s, k), s, 0.0)
+    d = np.broadcast_to(dev, s.shape)
     num = (s * d).sum(axis=1)
     den = s.sum(axis=1)
     ok = ((s > 0).sum(axis=1) >= min_k) & (den > 0)
@@ -326,95 +324,3 @@ class ContentKNN(Recommender):
             columns=cols,
         )
 
-
-# ----------------------------------------------------------------------------
-# The cold-item protocol (the split itself lives in recbook.split)
-# ----------------------------------------------------------------------------
-
-
-def evaluate_new_items(
-    model: Recommender,
-    test: pd.DataFrame,
-    candidates: Any = None,
-    k: int = 10,
-    relevance_threshold: float | None = None,
-    train: pd.DataFrame | None = None,
-    seed: int = 0,
-    batch_size: int = 256,
-) -> dict[str, float]:
-    r"""Rank a set of new (candidate) items for each user: the cold-item top-K protocol.
-
-    For every user :math:`u` with a relevant test item, all ``candidates``
-    (default: the distinct test items, i.e. the held-out items of
-    :func:`cold_item_split`) are scored with ``model.predict`` and ranked; the
-    relevant set :math:`R_u` is the user's test items (rated at least
-    ``relevance_threshold`` if given). Precision, recall, NDCG, MAP, hit rate
-    and MRR at ``k`` (:func:`recbook.metrics.ranking_metrics_from_hits`) are
-    averaged over those users.
-
-    This answers "which of the new items should we show this user?", the
-    question a content model can answer and a collaborative one cannot. The
-    candidates are shuffled with ``seed`` before ranking and ties keep that
-    order, so a model that gives every new item the same score (a
-    collaborative model's fallback) gets a *random* list, not one ordered by
-    id. With ``train``, the user's training items are removed from the
-    candidates.
-
-    Returns
-    -------
-    dict
-        ``precision, recall, ndcg, map, hit_rate, mrr`` and ``n_users``,
-        ``n_candidates``.
-    """
-    from recbook import metrics as _metrics
-
-    if not isinstance(model, Recommender):
-        raise TypeError(f"model must be a fitted recbook Recommender, got {type(model).__name__}")
-    model._check_fitted()
-    k = check_k(k)
-    batch_size = check_int("batch_size", batch_size)
-    frame = check_interactions(test, "test")
-    if relevance_threshold is not None:
-        frame = frame[frame["rating"] >= float(relevance_threshold)]
-    frame = frame.drop_duplicates(["user", "item"])
-    if len(frame) == 0:
-        raise ValueError("no relevant test interaction: nothing to evaluate")
-    cand = pd.unique(check_interactions(test, "test")["item"]) if candidates is None else _as_1d(candidates, "candidates")
-    cand = pd.unique(cand)
-    if len(cand) == 0:
-        raise ValueError("candidates is empty")
-    cand = cand[np.random.default_rng(seed).permutation(len(cand))]
-    cindex = pd.Index(cand)
-    u_codes, users = pd.factorize(frame["user"], sort=False)
-    c_pos = cindex.get_indexer(frame["item"].to_numpy())
-    n_relevant = np.bincount(u_codes, minlength=len(users))
-    keep = c_pos >= 0
-    relevant = sp.csr_matrix(
-        (np.ones(int(keep.sum()), dtype=bool), (u_codes[keep], c_pos[keep])), shape=(len(users), len(cand))
-    )
-    seen = None
-    if train is not None:
-        tr = check_interactions(train, "train")
-        tu = pd.Index(users).get_indexer(tr["user"].to_numpy())
-        tc = cindex.get_indexer(tr["item"].to_numpy())
-        ok = (tu >= 0) & (tc >= 0)
-        seen = sp.csr_matrix((np.ones(int(ok.sum()), dtype=bool), (tu[ok], tc[ok])), shape=(len(users), len(cand)))
-    sums = {m: 0.0 for m in _metrics.RANKING_METRICS}
-    for start in range(0, len(users), batch_size):
-        bu = np.asarray(users[start : start + batch_size])
-        scores = model.predict(np.repeat(bu, len(cand)), np.tile(cand, len(bu))).reshape(len(bu), len(cand))
-        if seen is not None:
-            block = seen[start : start + len(bu)].tocoo()
-            scores[block.row, block.col] = -np.inf
-        top = top_k(scores, k)
-        valid = np.isfinite(np.take_along_axis(scores, top, axis=1))
-        hits = np.take_along_axis(relevant[start : start + len(bu)].toarray(), top, axis=1) & valid
-        if hits.shape[1] < k:
-            hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
-        per_user = _metrics.ranking_metrics_from_hits(hits, n_relevant[start : start + len(bu)])
-        for m in sums:
-            sums[m] += float(per_user[m].sum())
-    out = {m: v / len(users) for m, v in sums.items()}
-    out["n_users"] = len(users)
-    out["n_candidates"] = len(cand)
-    return out
