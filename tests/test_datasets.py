@@ -522,6 +522,75 @@ def test_complete_recbook_data_is_used_without_download(fake_env, monkeypatch):
         load("filmtrust")
 
 
+def test_partial_recbook_data_error_names_its_own_missing_files(fake_env, monkeypatch):
+    # One file missing from RECBOOK_DATA/filmtrust/, offline: the message must list the
+    # files missing *there* (not the cache's), with both folders' absolute paths.
+    ro = fake_env / "readonly"
+    (ro / "filmtrust").mkdir(parents=True)
+    for name in ("ratings.txt", "readme.txt"):
+        (ro / "filmtrust" / name).write_bytes(FAKE_FILES[name])
+    monkeypatch.setenv("RECBOOK_DATA", str(ro))
+
+    def offline(url, dest):
+        raise OSError("network unreachable")
+
+    monkeypatch.setattr(datasets, "_download", offline)
+    with pytest.raises(DatasetNotFoundError) as err:
+        load("filmtrust")
+    lines = str(err.value).splitlines()
+    ro_line = next(line for line in lines if line.strip().startswith("RECBOOK_DATA:"))
+    cache_line = next(line for line in lines if line.strip().startswith("cache:"))
+    assert str(ro / "filmtrust") in ro_line and "missing: trust.txt" in ro_line and "ratings.txt" not in ro_line
+    assert "no such folder" in cache_line
+
+
+def test_checksum_error_in_recbook_data_gives_recbook_data_advice(fake_env, monkeypatch):
+    ro = fake_env / "readonly"
+    (ro / "filmtrust").mkdir(parents=True)
+    for name, data in FAKE_FILES.items():
+        (ro / "filmtrust" / name).write_bytes(data)
+    (ro / "filmtrust" / "trust.txt").write_bytes(b"corrupt\n")
+    monkeypatch.setenv("RECBOOK_DATA", str(ro))
+    monkeypatch.setattr(datasets, "_download", _no_download)
+    with pytest.raises(ChecksumError) as err:
+        load("filmtrust")
+    msg = str(err.value)
+    assert str(ro / "filmtrust" / "trust.txt") in msg
+    assert "$RECBOOK_DATA/filmtrust/" in msg and "cache folder" not in msg
+
+
+def test_checksum_error_in_cache_names_the_cache_folder(fake_env, monkeypatch):
+    cache = fake_env / "cache" / "recbook" / "filmtrust"
+    cache.mkdir(parents=True)
+    for name, data in FAKE_FILES.items():
+        (cache / name).write_bytes(data)
+    (cache / "ratings.txt").write_bytes(b"1 1 5\n")
+    monkeypatch.setattr(datasets, "_download", _no_download)
+    with pytest.raises(ChecksumError, match="cache folder") as err:
+        load("filmtrust")
+    assert str(cache) in str(err.value) and "RECBOOK_DATA" not in str(err.value)
+
+
+def test_relative_recbook_data_resolves_against_launch_directory(fake_env, monkeypatch):
+    # `RECBOOK_DATA=../data make test` runs notebook kernels in each notebook's folder:
+    # the relative path must be read against the directory the command ran in ($PWD).
+    launch = fake_env / "repo"
+    nested = launch / "notebooks" / "04-chapter"
+    nested.mkdir(parents=True)
+    data = fake_env / "data"
+    (data / "filmtrust").mkdir(parents=True)
+    for name, payload in FAKE_FILES.items():
+        (data / "filmtrust" / name).write_bytes(payload)
+    monkeypatch.setenv("RECBOOK_DATA", "../data")
+    monkeypatch.setenv("PWD", str(launch))
+    monkeypatch.chdir(nested)  # the kernel's working directory
+    monkeypatch.setattr(datasets, "_download", _no_download)
+    assert datasets.data_dir() == data
+    assert len(load("filmtrust").ratings) == 3
+    monkeypatch.delenv("PWD")  # no launch directory known: the working directory is used
+    assert datasets.data_dir() == (nested / ".." / "data").resolve()
+
+
 def test_fetch_returns_folder(fake_env, monkeypatch):
     monkeypatch.setattr(datasets, "_download", _serve(_zip_bytes(FAKE_FILES), []))
     folder = datasets.fetch("filmtrust")
