@@ -14,6 +14,10 @@ function                  protocol
 :func:`leave_last_out`    each user's latest ``n`` interactions are held out
 :func:`kfold`             Surprise's ``KFold(random_state=seed)``, exactly
 :func:`cold_item_split`   every rating of a random set of items is held out
+:func:`cold_user_split`   a random set of users keeps only ``n_given`` ratings
+:func:`stratified_split`  the same fraction of each user's *or item's* rows,
+                          as the Recommenders project's
+                          ``python_stratified_split`` draws it
 ========================  ====================================================
 """
 
@@ -25,7 +29,16 @@ import pandas as pd
 from recbook.base import check_interactions
 from recbook.utils import check_fraction, check_int, check_seed
 
-__all__ = ["random_split", "per_user_split", "temporal_split", "leave_last_out", "kfold", "cold_item_split"]
+__all__ = [
+    "random_split",
+    "per_user_split",
+    "temporal_split",
+    "leave_last_out",
+    "kfold",
+    "cold_item_split",
+    "cold_user_split",
+    "stratified_split",
+]
 
 
 def _check_frame(ratings: pd.DataFrame, need_timestamp: bool = False) -> None:
@@ -195,3 +208,80 @@ def cold_item_split(
     cold = items[rng.choice(len(items), size=n_cold, replace=False)]
     mask = ratings["item"].isin(cold).to_numpy()
     return ratings.iloc[~mask].copy(), ratings.iloc[mask].copy()
+
+
+def cold_user_split(
+    ratings: pd.DataFrame, user_fraction: float = 0.1, n_given: int = 3, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out a random set of *users*, who keep only ``n_given`` ratings each.
+
+    ``round(user_fraction * n_users)`` users (at least one, at most all but
+    one) are drawn without replacement by ``numpy.random.default_rng(seed)``
+    from the distinct users in order of first appearance. Each keeps
+    ``n_given`` of their ratings, drawn at random, in the training frame (a
+    newcomer who rated a few items at sign-up: the "given-n" protocol of
+    Breese et al., UAI 1998); all their other ratings form the test set. A
+    drawn user with at most ``n_given`` ratings stays whole in training.
+    ``n_given=0`` makes the held-out users completely unknown.
+
+    Returns
+    -------
+    (train, test) : pandas.DataFrame
+        Rows keep their original index and order.
+    """
+    _check_frame(ratings)
+    user_fraction = check_fraction("user_fraction", user_fraction)
+    n_given = check_int("n_given", n_given, minimum=0)
+    rng = np.random.default_rng(check_seed(seed))
+    users = pd.unique(ratings["user"])
+    if len(users) < 2:
+        raise ValueError(f"ratings has {len(users)} distinct user(s): need at least 2 to hold some out")
+    n_cold = min(max(1, int(round(user_fraction * len(users)))), len(users) - 1)
+    cold = users[rng.choice(len(users), size=n_cold, replace=False)]
+    is_cold = ratings["user"].isin(cold).to_numpy()
+    pos = np.flatnonzero(is_cold)
+    codes, _ = pd.factorize(ratings["user"].to_numpy()[pos], sort=False)
+    order = np.lexsort((rng.random(len(pos)), codes))  # a random order within each cold user
+    counts = np.bincount(codes)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(pos), dtype=np.int64)
+    rank[order] = np.arange(len(pos)) - starts[codes[order]]
+    test = np.zeros(len(ratings), dtype=bool)
+    test[pos] = (rank >= n_given) & (counts[codes] > n_given)
+    return ratings.iloc[~test].copy(), ratings.iloc[test].copy()
+
+
+def stratified_split(
+    ratings: pd.DataFrame, test_size: float = 0.25, by: str = "user", seed: int = 42
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Hold out ``test_size`` of each user's (``by="user"``) or each item's rows.
+
+    This draws exactly what the Recommenders project's
+    ``python_stratified_split(data, ratio=1 - test_size, filter_by=by,
+    seed=seed)`` draws from the same frame in the same row order: a key
+    ``np.random.RandomState(seed).rand(n)`` per row, the rows sorted by group
+    then key, and the ``j``-th of a group's ``c`` rows in training when
+    ``j / c <= 1 - test_size`` (so ``floor((1 - test_size) c)`` training rows).
+    Its MovieLens benchmark uses ``by="item"`` with ``seed=42``: every *item*
+    loses a quarter of its ratings, so a light user may have all of theirs
+    in the test set, unlike :func:`per_user_split`.
+
+    Returns
+    -------
+    (train, test) : pandas.DataFrame
+        Rows keep their original index and order.
+    """
+    _check_frame(ratings)
+    test_size = check_fraction("test_size", test_size)
+    if by not in ("user", "item"):
+        raise ValueError(f"by must be 'user' or 'item', got {by!r}")
+    key = np.random.RandomState(check_seed(seed)).rand(len(ratings))
+    codes, _ = pd.factorize(ratings[by], sort=True)
+    order = np.lexsort((key, codes))
+    counts = np.bincount(codes)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    sorted_codes = codes[order]
+    rank = (np.arange(len(ratings)) - starts[sorted_codes] + 1) / counts[sorted_codes]
+    train = np.zeros(len(ratings), dtype=bool)
+    train[order] = rank <= 1.0 - test_size
+    return ratings.iloc[train].copy(), ratings.iloc[~train].copy()

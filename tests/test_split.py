@@ -115,3 +115,83 @@ def test_bad_input(tiny, call, match):
 def test_not_a_frame():
     with pytest.raises(TypeError, match="DataFrame"):
         split.random_split([(1, 2, 3.0)])
+
+
+# ------------------------------------------------------------- cold users
+def test_cold_user_split_keeps_n_given_per_cold_user(random_frame):
+    train, test = split.cold_user_split(random_frame, user_fraction=0.25, n_given=3, seed=0)
+    _assert_partition(random_frame, train, test)
+    cold = set(test.user)
+    assert len(cold) == 10  # round(0.25 * 40)
+    given = train[train.user.isin(cold)].groupby("user").size()
+    assert (given == 3).all() and set(given.index) == cold
+    n_u = random_frame.groupby("user").size()
+    assert (test.groupby("user").size() == n_u[sorted(cold)] - 3).all()
+    # the warm users are untouched
+    warm = random_frame[~random_frame.user.isin(cold)]
+    assert set(warm.index) <= set(train.index)
+
+
+def test_cold_user_split_seeded_and_zero_given(random_frame):
+    a = split.cold_user_split(random_frame, 0.1, n_given=2, seed=4)[1]
+    b = split.cold_user_split(random_frame, 0.1, n_given=2, seed=4)[1]
+    assert a.index.equals(b.index)
+    assert not a.index.equals(split.cold_user_split(random_frame, 0.1, n_given=2, seed=5)[1].index)
+    train, test = split.cold_user_split(random_frame, 0.1, n_given=0, seed=0)
+    assert set(test.user).isdisjoint(train.user)
+
+
+def test_cold_user_split_small_users_stay_whole(tiny):
+    train, test = split.cold_user_split(tiny, user_fraction=0.75, n_given=3, seed=0)
+    # every user of `tiny` has at most 3 ratings: nothing can be held out
+    assert len(test) == 0 and len(train) == len(tiny)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc"),
+    [({"user_fraction": 0.0}, ValueError), ({"user_fraction": 1.0}, ValueError),
+     ({"n_given": -1}, ValueError), ({"seed": -1}, ValueError)],
+)
+def test_cold_user_split_bad_arguments(random_frame, kwargs, exc):
+    with pytest.raises(exc):
+        split.cold_user_split(random_frame, **kwargs)
+
+
+# ------------------------------------------------ Recommenders' stratified split
+def _stratified_reference(frame, ratio, by, seed):
+    """The algorithm of Recommenders' python_stratified_split, written with pandas."""
+    data = frame.copy()
+    np.random.seed(seed)
+    data["key"] = np.random.rand(len(data))
+    data = data.sort_values([by, "key"])
+    data["rank"] = (data.groupby(by).cumcount() + 1) / data.groupby(by)[by].transform("count")
+    train = data[data["rank"] <= ratio]
+    return set(train.index), set(data.index) - set(train.index)
+
+
+@pytest.mark.parametrize("by", ["user", "item"])
+def test_stratified_split_matches_recommenders_algorithm(random_frame, by):
+    train, test = split.stratified_split(random_frame, test_size=0.25, by=by, seed=42)
+    _assert_partition(random_frame, train, test)
+    ref_train, ref_test = _stratified_reference(random_frame, 0.75, by, 42)
+    assert set(train.index) == ref_train and set(test.index) == ref_test
+    c = random_frame.groupby(by).size()
+    assert (train.groupby(by).size().reindex(c.index, fill_value=0) == np.floor(0.75 * c)).all()
+
+
+@requires_ml100k
+def test_stratified_split_on_ml100k_matches_reference():
+    from recbook.datasets import load
+
+    ratings = load("ml-100k").ratings
+    train, test = split.stratified_split(ratings, test_size=0.25, by="item", seed=42)
+    ref_train, _ = _stratified_reference(ratings, 0.75, "item", 42)
+    assert set(train.index) == ref_train
+    # stratified by item: users lose very different shares of their ratings (per_user_split: 0.25 each)
+    share = (test.groupby("user").size() / ratings.groupby("user").size()).fillna(0.0)
+    assert share.max() > 0.4 and share.min() < 0.1
+
+
+def test_stratified_split_bad_by(random_frame):
+    with pytest.raises(ValueError, match="by must be"):
+        split.stratified_split(random_frame, by="time")

@@ -65,7 +65,7 @@ _WHERE = {
     # recommenders and protocols
     "ContentKNN": "recbook.content.knn",
     "cold_item_split": "recbook.content.knn",
-    "evaluate_new_items": "recbook.content.knn",
+    "evaluate_new_items": "recbook.evaluate.core",
     "LearnedFusionKNN": "recbook.content.fusion",
     "tune_fusion_weights": "recbook.content.fusion",
     "weight_grid": "recbook.content.fusion",

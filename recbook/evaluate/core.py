@@ -30,12 +30,13 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recbook import metrics as _metrics
-from recbook.base import Recommender, check_interactions, check_k, top_k
+from recbook.base import Recommender, _as_1d, check_interactions, check_k, top_k
 from recbook.utils import check_int
 
 __all__ = [
     "evaluate_ratings",
     "evaluate_topk",
+    "evaluate_new_items",
     "evaluate_topk_sampled",
     "cross_validate",
     "RATING_METRICS",
@@ -127,6 +128,60 @@ def _item_vector_matrix(model: Recommender, item_features: Any) -> np.ndarray:
     return _metrics._unit_rows(mat[pos])
 
 
+def _rank_loop(
+    scores_of: Callable[[int, int], np.ndarray],
+    relevant: sp.csr_matrix,
+    seen: sp.csr_matrix | None,
+    n_relevant: np.ndarray,
+    k: int,
+    batch_size: int,
+    show_progress: bool,
+    desc: str,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The ranking loop every top-K protocol shares.
+
+    For each batch of rows ``[start, stop)``: score (``scores_of``), mask the
+    ``seen`` entries with ``-inf``, take the top ``k`` (:func:`recbook.base.top_k`,
+    ties to the lower column), look the hits up in ``relevant`` and compute
+    the per-row ranking metrics. Returns the per-row metrics, the ``(n, k')``
+    top columns and the mask of finite (valid) slots.
+    """
+    n = relevant.shape[0]
+    per_user = {name: np.zeros(n) for name in _metrics.RANKING_METRICS}
+    tops, valids = [], []
+    bar = None
+    if show_progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n, desc=desc, unit="user")
+    try:
+        for start in range(0, n, batch_size):
+            stop = min(start + batch_size, n)
+            scores = scores_of(start, stop)
+            if seen is not None:
+                block = seen[start:stop].tocoo()
+                scores[block.row, block.col] = -np.inf
+            top = top_k(scores, k)
+            valid = np.isfinite(np.take_along_axis(scores, top, axis=1))
+            hits = np.take_along_axis(relevant[start:stop].toarray(), top, axis=1) & valid
+            if hits.shape[1] < k:  # fewer candidates than k: the missing slots are misses
+                hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
+            batch = _metrics.ranking_metrics_from_hits(hits, n_relevant[start:stop])
+            for name in per_user:
+                per_user[name][start:stop] = batch[name]
+            tops.append(top)
+            valids.append(valid)
+            if bar is not None:
+                bar.update(stop - start)
+    finally:
+        if bar is not None:
+            bar.close()
+    width = tops[0].shape[1] if tops else 0
+    top_all = np.concatenate(tops) if tops else np.zeros((0, width), dtype=np.int64)
+    valid_all = np.concatenate(valids) if valids else np.zeros((0, width), dtype=bool)
+    return per_user, top_all, valid_all
+
+
 def evaluate_topk(
     model: Recommender,
     train: pd.DataFrame,
@@ -136,7 +191,8 @@ def evaluate_topk(
     batch_size: int = 1024,
     show_progress: bool = False,
     relevance_threshold: float | None = None,
-) -> dict[str, float]:
+    return_per_user: bool = False,
+) -> dict[str, float] | tuple[dict[str, float], pd.DataFrame]:
     r"""Full-ranking top-``k`` evaluation, the book's one protocol.
 
     For every user :math:`u` with at least one relevant test item:
@@ -192,12 +248,16 @@ def evaluate_topk(
     relevance_threshold : float, optional
         If given, only test interactions with ``rating >= relevance_threshold``
         are relevant; users with none are not evaluated.
+    return_per_user : bool, default False
+        Also return a frame with one row per evaluated user (``user`` and
+        the six ranking metrics), e.g. for :func:`paired_bootstrap`.
 
     Returns
     -------
     dict of str to float
         ``precision, recall, ndcg, map, hit_rate, mrr, coverage, novelty``
         (and ``diversity``), plus ``n_users`` (number of users evaluated).
+        With ``return_per_user``, the pair ``(dict, per_user_frame)``.
 
     Raises
     ------
@@ -257,63 +317,115 @@ def evaluate_topk(
 
     unit_vectors = None if item_features is None else _item_vector_matrix(model, item_features)
 
-    sums = {name: 0.0 for name in _metrics.RANKING_METRICS}
+    def scores_of(start: int, stop: int) -> np.ndarray:
+        scores = np.array(model.score_items(users[start:stop]), dtype=np.float64, copy=True)
+        if scores.shape != (stop - start, n_items):
+            raise ValueError(
+                f"{type(model).__name__}.score_items returned shape {scores.shape}, "
+                f"expected {(stop - start, n_items)}"
+            )
+        return scores
+
+    per_user, top, valid = _rank_loop(
+        scores_of, relevant, seen, n_relevant, k, batch_size, show_progress, "evaluate_topk"
+    )
+    rec = top[valid]
     recommended_items = np.zeros(n_items, dtype=bool)
-    info_sum, n_slots = 0.0, 0
-    div_sum, n_div = 0.0, 0
-
-    bar = None
-    if show_progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_eval, desc="evaluate_topk", unit="user")
-    try:
+    recommended_items[rec] = True
+    n_slots = int(valid.sum())
+    result = {name: float(per_user[name].mean()) for name in _metrics.RANKING_METRICS}
+    result["coverage"] = float(recommended_items.sum()) / n_items
+    result["novelty"] = float(info[rec].sum()) / n_slots if n_slots else float("nan")
+    if unit_vectors is not None:
+        n_valid = valid.sum(axis=1)
+        div_sum, n_div = 0.0, 0
         for start in range(0, n_eval, batch_size):
             stop = min(start + batch_size, n_eval)
-            rows = np.arange(start, stop)
-            scores = np.array(model.score_items(users[start:stop]), dtype=np.float64, copy=True)
-            if scores.shape != (len(rows), n_items):
-                raise ValueError(
-                    f"{type(model).__name__}.score_items returned shape {scores.shape}, "
-                    f"expected {(len(rows), n_items)}"
-                )
-            block = seen[start:stop].tocoo()
-            scores[block.row, block.col] = -np.inf
-            top = top_k(scores, k)  # (b, min(k, n_items))
-            valid = np.isfinite(np.take_along_axis(scores, top, axis=1))
-            rel_dense = relevant[start:stop].toarray()
-            hits = np.take_along_axis(rel_dense, top, axis=1) & valid
-            if hits.shape[1] < k:  # fewer items than k: the missing slots are misses
-                hits = np.pad(hits, ((0, 0), (0, k - hits.shape[1])))
-            per_user = _metrics.ranking_metrics_from_hits(hits, n_relevant[start:stop])
-            for name in sums:
-                sums[name] += float(per_user[name].sum())
-            rec = top[valid]
-            recommended_items[rec] = True
-            info_sum += float(info[rec].sum())
-            n_slots += int(valid.sum())
-            if unit_vectors is not None:
-                n_valid = valid.sum(axis=1)
-                emb = unit_vectors[top] * valid[:, :, None]  # invalid slots -> zero rows
-                sim = np.einsum("bid,bjd->bij", emb, emb)
-                off = sim.sum(axis=(1, 2)) - np.einsum("bii->b", sim)
-                ok = n_valid >= 2
-                pairs_n = n_valid[ok] * (n_valid[ok] - 1)
-                div_sum += float(np.sum(1.0 - off[ok] / pairs_n))
-                n_div += int(ok.sum())
-            if bar is not None:
-                bar.update(len(rows))
-    finally:
-        if bar is not None:
-            bar.close()
-
-    result = {name: sums[name] / n_eval for name in _metrics.RANKING_METRICS}
-    result["coverage"] = float(recommended_items.sum()) / n_items
-    result["novelty"] = info_sum / n_slots if n_slots else float("nan")
-    if unit_vectors is not None:
+            emb = unit_vectors[top[start:stop]] * valid[start:stop, :, None]  # invalid slots -> zero rows
+            sim = np.einsum("bid,bjd->bij", emb, emb)
+            off = sim.sum(axis=(1, 2)) - np.einsum("bii->b", sim)
+            nv = n_valid[start:stop]
+            ok = nv >= 2
+            div_sum += float(np.sum(1.0 - off[ok] / (nv[ok] * (nv[ok] - 1))))
+            n_div += int(ok.sum())
         result["diversity"] = div_sum / n_div if n_div else float("nan")
     result["n_users"] = n_eval
+    if return_per_user:
+        frame = pd.DataFrame({name: per_user[name] for name in _metrics.RANKING_METRICS})
+        frame.insert(0, "user", np.asarray(users))
+        return result, frame
     return result
+
+
+def evaluate_new_items(
+    model: Recommender,
+    test: pd.DataFrame,
+    candidates: Any = None,
+    k: int = 10,
+    relevance_threshold: float | None = None,
+    train: pd.DataFrame | None = None,
+    seed: int = 0,
+    batch_size: int = 256,
+) -> dict[str, float]:
+    r"""Rank a set of new (candidate) items for each user: the cold-item top-K protocol.
+
+    For every user :math:`u` with a relevant test item, all ``candidates``
+    (default: the distinct test items, i.e. the held-out items of
+    :func:`recbook.split.cold_item_split`) are scored with ``model.predict``
+    and ranked; the relevant set :math:`R_u` is the user's test items (rated
+    at least ``relevance_threshold`` if given). Precision, recall, NDCG, MAP,
+    hit rate and MRR at ``k`` (:func:`recbook.metrics.ranking_metrics_from_hits`)
+    are averaged over those users, exactly as in :func:`evaluate_topk` (the
+    two share one ranking loop).
+
+    This answers "which of the new items should we show this user?", the
+    question a content model can answer and a collaborative one cannot. The
+    candidates are shuffled with ``seed`` before ranking and ties keep that
+    order, so a model that gives every new item the same score (a
+    collaborative model's fallback) gets a *random* list, not one ordered by
+    id. With ``train``, the user's training items are removed from the
+    candidates.
+
+    Returns
+    -------
+    dict
+        ``precision, recall, ndcg, map, hit_rate, mrr`` and ``n_users``,
+        ``n_candidates``.
+    """
+    _check_model(model)
+    k = check_k(k)
+    batch_size = check_int("batch_size", batch_size)
+    frame = _relevant_frame(test, relevance_threshold)
+    cand = pd.unique(check_interactions(test, "test")["item"]) if candidates is None else _as_1d(candidates, "candidates")
+    cand = pd.unique(cand)
+    if len(cand) == 0:
+        raise ValueError("candidates is empty: give at least one item to rank")
+    cand = cand[np.random.default_rng(seed).permutation(len(cand))]
+    cindex = pd.Index(cand)
+    u_codes, users = pd.factorize(frame["user"], sort=False)
+    c_pos = cindex.get_indexer(frame["item"].to_numpy())
+    n_relevant = np.bincount(u_codes, minlength=len(users))
+    keep = c_pos >= 0
+    relevant = sp.csr_matrix(
+        (np.ones(int(keep.sum()), dtype=bool), (u_codes[keep], c_pos[keep])), shape=(len(users), len(cand))
+    )
+    seen = None
+    if train is not None:
+        tr = check_interactions(train, "train")
+        tu = pd.Index(users).get_indexer(tr["user"].to_numpy())
+        tc = cindex.get_indexer(tr["item"].to_numpy())
+        ok = (tu >= 0) & (tc >= 0)
+        seen = sp.csr_matrix((np.ones(int(ok.sum()), dtype=bool), (tu[ok], tc[ok])), shape=(len(users), len(cand)))
+
+    def scores_of(start: int, stop: int) -> np.ndarray:
+        bu = np.asarray(users[start:stop])
+        return model.predict(np.repeat(bu, len(cand)), np.tile(cand, len(bu))).reshape(len(bu), len(cand))
+
+    per_user, _, _ = _rank_loop(scores_of, relevant, seen, n_relevant, k, batch_size, False, "evaluate_new_items")
+    out = {m: float(per_user[m].mean()) for m in _metrics.RANKING_METRICS}
+    out["n_users"] = len(users)
+    out["n_candidates"] = len(cand)
+    return out
 
 
 def evaluate_topk_sampled(

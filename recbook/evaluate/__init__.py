@@ -1,0 +1,48 @@
+r"""Evaluation: metrics on a split, the book's named protocols, and spread.
+
+* :mod:`recbook.evaluate.core` -- one fitted model on one split:
+  :func:`evaluate_ratings` (RMSE/MAE), :func:`evaluate_topk` (the full-ranking
+  top-K protocol), :func:`evaluate_new_items` (ranking new items),
+  :func:`evaluate_topk_sampled` (the sampled protocol, kept to teach why it
+  misleads) and :func:`cross_validate`.
+* :mod:`recbook.evaluate.protocols` -- the book's named protocols
+  (:data:`PROTOCOLS`: ``rating``, ``topk``, ``cold-items``, ``cold-users``,
+  ``sequential``), each with its data set, split, seeds, relevance rule and K.
+* :mod:`recbook.evaluate.stats` -- :func:`summarize` (mean and std over
+  seeds) and :func:`paired_bootstrap` (is a difference on one split real?).
+
+References
+----------
+Cremonesi, Koren & Turrin, "Performance of recommender algorithms on top-N
+recommendation tasks", RecSys 2010; Krichene & Rendle, "On sampled metrics
+for item recommendation", KDD 2020.
+"""
+
+from __future__ import annotations
+
+from recbook.evaluate.core import (
+    RATING_METRICS,
+    cross_validate,
+    evaluate_new_items,
+    evaluate_ratings,
+    evaluate_topk,
+    evaluate_topk_sampled,
+)
+from recbook.evaluate.protocols import PROTOCOLS, Protocol, get_protocol, is_rating_model
+from recbook.evaluate.stats import format_mean_std, paired_bootstrap, summarize
+
+__all__ = [
+    "RATING_METRICS",
+    "PROTOCOLS",
+    "Protocol",
+    "cross_validate",
+    "evaluate_new_items",
+    "evaluate_ratings",
+    "evaluate_topk",
+    "evaluate_topk_sampled",
+    "format_mean_std",
+    "get_protocol",
+    "is_rating_model",
+    "paired_bootstrap",
+    "summarize",
+]
