@@ -25,6 +25,7 @@ __all__ = [
     "Timer",
     "model_size",
     "check_random_state",
+    "show_source",
 ]
 
 
@@ -178,3 +179,41 @@ def model_size(obj: Any) -> dict[str, int]:
                     nbytes += value.nbytes
         return {"params": int(params), "bytes": int(nbytes)}
     raise TypeError(f"model_size does not know how to measure an object of type {type(obj).__name__}")
+
+
+def show_source(obj: Any, docstring: bool = False) -> None:
+    """Print the source code of a recbook function, class or method.
+
+    Notebooks call this instead of pasting an algorithm: the book shows the
+    one implementation the package runs. By default the docstring is left out
+    (the text around the cell explains the idea); ``docstring=True`` keeps it.
+
+    Parameters
+    ----------
+    obj : function, class or method
+        Anything :func:`inspect.getsource` accepts.
+    docstring : bool, default False
+        Keep the docstring.
+
+    Raises
+    ------
+    TypeError
+        ``obj`` has no retrievable source (a built-in, a lambda typed at the prompt...).
+    """
+    import ast
+    import inspect
+    import textwrap
+
+    try:
+        source = textwrap.dedent(inspect.getsource(obj))
+    except (TypeError, OSError) as exc:
+        raise TypeError(f"show_source cannot find the source of {obj!r}: {exc}") from None
+    if not docstring:
+        tree = ast.parse(source)
+        node = tree.body[0] if tree.body else None
+        body = getattr(node, "body", None)
+        if body and isinstance(body[0], ast.Expr) and isinstance(getattr(body[0], "value", None), ast.Constant) \
+                and isinstance(body[0].value.value, str):
+            lines = source.splitlines()
+            source = "\n".join(lines[: body[0].lineno - 1] + lines[body[0].end_lineno :])
+    print(source.rstrip("\n"))

@@ -78,7 +78,7 @@ def test_run_gives_one_row_per_model_and_seed_and_matches_direct_evaluation(rati
 
 def test_run_rating_protocol_skips_ranking_metrics_and_ranking_models_skip_rmse(ratings):
     res = get_protocol("rating").run({"bsl": BaselineOnly()}, ratings=ratings, seeds=(1, 2))
-    assert set(res.columns) == {"model", "seed", "rmse", "mae", "fit_seconds"}
+    assert set(res.columns) == {"model", "seed", "rmse", "mae", "params", "fit_seconds"}
     cold = get_protocol("cold-items").run({"pop": Popularity(), "bsl": BaselineOnly()}, ratings=ratings, seeds=(0,))
     assert np.isnan(cold.set_index("model").loc["pop", "rmse"])  # a ranking model has no rating error
     assert cold.set_index("model").loc["bsl", "rmse"] > 0
@@ -144,3 +144,31 @@ def test_topk_protocol_on_ml100k_popularity_is_stable():
     res = get_protocol("topk").run({"Popularity": Popularity()})
     assert len(res) == 3
     assert 0.15 < res["ndcg"].mean() < 0.35 and res["ndcg"].std() < 0.02
+
+
+def test_tuned_chooses_on_validation_only(ratings, monkeypatch):
+    from recbook.cf import EASE
+    from recbook.evaluate import Tuned
+
+    p = get_protocol("topk")
+    train, test = p.split(ratings, seed=0)
+    best, table = p.tune(Tuned(EASE(), {"reg": [1.0, 100.0, 1e6]}), train, seed=0)
+    assert list(table.columns) == ["reg", "valid_ndcg"] and len(table) == 3
+    assert best["reg"] == table.loc[table["valid_ndcg"].idxmax(), "reg"]
+    # run() makes the same choice from the same training frame, and records it
+    res = p.run({"EASE": Tuned(EASE(), {"reg": [1.0, 100.0, 1e6]})}, ratings=ratings, seeds=(0,))
+    assert res.loc[0, "params"] == f"reg={best['reg']}"
+    with pytest.raises(ValueError, match="no hyper-parameter"):
+        Tuned(EASE(), {"nope": [1]}).candidates()
+    with pytest.raises(ValueError, match="non-empty"):
+        Tuned(EASE(), {"reg": []}).candidates()
+
+
+def test_tune_rating_protocol_minimises_rmse(ratings):
+    from recbook.evaluate import Tuned
+
+    p = get_protocol("rating")
+    train, _ = p.split(ratings, seed=1)
+    best, table = p.tune(Tuned(BaselineOnly(), {"reg_i": [0.0, 10.0, 1e6]}), train, seed=1)
+    assert best["reg_i"] == table.loc[table["valid_rmse"].idxmin(), "reg_i"]
+    assert best["reg_i"] != 1e6  # an absurd penalty can't win

@@ -90,3 +90,24 @@ def test_import_recbook_is_cheap():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_show_source_drops_the_docstring_only(capsys):
+    from recbook.utils import check_fraction, show_source
+
+    show_source(check_fraction)
+    out = capsys.readouterr().out
+    assert out.startswith("def check_fraction(") and "Raises ``TypeError``" not in out
+    assert "raise ValueError" in out
+    show_source(check_fraction, docstring=True)
+    assert "Raises ``TypeError``" in capsys.readouterr().out
+
+
+def test_show_source_of_a_method_and_a_builtin(capsys):
+    from recbook.baselines import BaselineOnly
+    from recbook.utils import show_source
+
+    show_source(BaselineOnly._fit)
+    assert capsys.readouterr().out.startswith("def _fit(self")  # dedented
+    with pytest.raises(TypeError, match="cannot find the source"):
+        show_source(len)

@@ -28,13 +28,14 @@ from recbook.evaluate.core import (
     evaluate_topk,
     evaluate_topk_sampled,
 )
-from recbook.evaluate.protocols import PROTOCOLS, Protocol, get_protocol, is_rating_model
+from recbook.evaluate.protocols import PROTOCOLS, Protocol, Tuned, get_protocol, is_rating_model
 from recbook.evaluate.stats import format_mean_std, paired_bootstrap, summarize
 
 __all__ = [
     "RATING_METRICS",
     "PROTOCOLS",
     "Protocol",
+    "Tuned",
     "cross_validate",
     "evaluate_new_items",
     "evaluate_ratings",

@@ -58,7 +58,7 @@ from recbook.base import Recommender
 from recbook.evaluate.core import evaluate_new_items, evaluate_ratings, evaluate_topk
 from recbook.utils import check_seed
 
-__all__ = ["Protocol", "PROTOCOLS", "get_protocol", "is_rating_model"]
+__all__ = ["Protocol", "PROTOCOLS", "Tuned", "get_protocol", "is_rating_model"]
 
 
 def is_rating_model(model: Recommender) -> bool:
@@ -80,6 +80,47 @@ def _splitter(task: str) -> Callable[[pd.DataFrame, int], tuple[pd.DataFrame, pd
     if task == "sequential":
         return lambda r, seed: _split.leave_last_out(r, n=1)
     raise ValueError(f"unknown task {task!r}")  # pragma: no cover - the table below is fixed
+
+
+@dataclass(frozen=True)
+class Tuned:
+    """An estimator whose hyper-parameters :meth:`Protocol.run` chooses on validation.
+
+    For every seed of a protocol, each combination of ``grid`` is fitted on
+    the *fit* part of :meth:`Protocol.validation_split` of that seed's
+    training frame and scored on its validation part (``metric``, by default
+    NDCG@10, or RMSE for the ``rating`` protocol); the best combination is
+    refitted on the whole training frame and evaluated once on the test set.
+    The test set never influences the choice.
+
+    Parameters
+    ----------
+    estimator : Recommender
+        The template (cloned for every fit).
+    grid : dict of str to list
+        Hyper-parameter name -> candidate values (their product is searched).
+    metric : str, optional
+        The validation metric (default: ``"rmse"`` for the ``rating`` task,
+        else ``"ndcg"``); RMSE and MAE are minimised, the others maximised.
+    """
+
+    estimator: Recommender
+    grid: Mapping[str, list]
+    metric: str | None = None
+
+    def candidates(self) -> list[dict[str, Any]]:
+        """Every combination of the grid, in the grid's order."""
+        import itertools
+
+        if not isinstance(self.grid, Mapping) or not self.grid:
+            raise ValueError("Tuned.grid must be a non-empty mapping of name -> list of values")
+        names = list(self.grid)
+        for name in names:
+            if name not in self.estimator.get_params(deep=False):
+                raise ValueError(f"{type(self.estimator).__name__} has no hyper-parameter {name!r}")
+            if not isinstance(self.grid[name], (list, tuple)) or not self.grid[name]:
+                raise ValueError(f"Tuned.grid[{name!r}] must be a non-empty list of values")
+        return [dict(zip(names, values)) for values in itertools.product(*(self.grid[n] for n in names))]
 
 
 @dataclass(frozen=True)
@@ -211,9 +252,35 @@ class Protocol:
             out.update({m: res[m] for m in ("precision", "recall", "ndcg", "map", "hit_rate", "mrr")})
         return out
 
+    def tune(
+        self, tuned: Tuned, train: pd.DataFrame, seed: int
+    ) -> tuple[dict[str, Any], pd.DataFrame]:
+        """Choose ``tuned``'s hyper-parameters on the validation split of ``train``.
+
+        Returns the best combination and a table of every combination's
+        validation score (column ``valid_<metric>``).
+        """
+        from sklearn.base import clone
+
+        metric = tuned.metric or ("rmse" if self.task == "rating" else "ndcg")
+        fit, valid = self.validation_split(train, seed)
+        rows = []
+        for params in tuned.candidates():
+            est = clone(tuned.estimator).set_params(**params)
+            if self.vary_model_seed and "seed" in est.get_params(deep=False) and "seed" not in params:
+                est.set_params(seed=seed)
+            scores = self.evaluate(est.fit(fit), fit, valid)
+            if metric not in scores:
+                raise ValueError(f"metric {metric!r} is not computed by protocol {self.name!r} for this model")
+            rows.append({**params, f"valid_{metric}": scores[metric]})
+        table = pd.DataFrame(rows)
+        col = table[f"valid_{metric}"]
+        best = int(col.idxmin() if metric in ("rmse", "mae") else col.idxmax())  # first best on ties
+        return dict(tuned.candidates()[best]), table
+
     def run(
         self,
-        models: Mapping[str, Recommender | Callable[[], Recommender]],
+        models: Mapping[str, Recommender | Tuned | Callable[[], Recommender]],
         ratings: pd.DataFrame | None = None,
         seeds: tuple[int, ...] | None = None,
         show_progress: bool = False,
@@ -222,10 +289,12 @@ class Protocol:
 
         Parameters
         ----------
-        models : mapping of str to Recommender or zero-argument factory
+        models : mapping of str to Recommender, Tuned or zero-argument factory
             An estimator is cloned (:func:`sklearn.base.clone`) for every
             split; with :attr:`vary_model_seed`, a clone that has a ``seed``
-            parameter gets the protocol seed.
+            parameter gets the protocol seed. A :class:`Tuned` estimator has
+            its hyper-parameters chosen on each seed's validation split first
+            (:meth:`tune`); the choice is in the ``params`` column.
         ratings : pandas.DataFrame, optional
             The data (default: :meth:`load`).
         seeds : tuple of int, optional
@@ -238,15 +307,17 @@ class Protocol:
         -------
         pandas.DataFrame
             Tidy results: one row per (model, seed), columns ``model, seed``,
-            the metrics and ``fit_seconds`` (wall time, not reproducible).
+            the metrics, ``params`` (the hyper-parameters that differ from
+            the class defaults, as ``name=value`` text) and ``fit_seconds``
+            (wall time, not reproducible).
         """
         from sklearn.base import clone
 
         if not isinstance(models, Mapping) or not models:
             raise TypeError("models must be a non-empty mapping of name -> Recommender or factory")
         for name, m in models.items():
-            if not (isinstance(m, Recommender) or callable(m)):
-                raise TypeError(f"models[{name!r}] must be a Recommender or a factory, got {type(m).__name__}")
+            if not (isinstance(m, (Recommender, Tuned)) or callable(m)):
+                raise TypeError(f"models[{name!r}] must be a Recommender, Tuned or a factory, got {type(m).__name__}")
         use = self.seeds if seeds is None else tuple(self._check_seed(s) for s in seeds)
         unknown = [s for s in use if s not in self.seeds]
         if unknown:
@@ -263,7 +334,11 @@ class Protocol:
                 if seed not in use:
                     continue
                 for name, m in models.items():
-                    est = clone(m) if isinstance(m, Recommender) else m()
+                    if isinstance(m, Tuned):
+                        best, _ = self.tune(m, train, seed)
+                        est = clone(m.estimator).set_params(**best)
+                    else:
+                        est = clone(m) if isinstance(m, Recommender) else m()
                     if not isinstance(est, Recommender):
                         raise TypeError(f"the factory of {name!r} must return a Recommender, got {type(est).__name__}")
                     if self.vary_model_seed and "seed" in est.get_params(deep=False):
@@ -273,6 +348,7 @@ class Protocol:
                     fit_seconds = time.perf_counter() - t0
                     row: dict[str, Any] = {"model": name, "seed": seed}
                     row.update(self.evaluate(est, train, test))
+                    row["params"] = _changed_params(est)
                     row["fit_seconds"] = fit_seconds
                     rows.append(row)
                     if bar is not None:
@@ -281,6 +357,29 @@ class Protocol:
             if bar is not None:
                 bar.close()
         return pd.DataFrame(rows)
+
+
+def _changed_params(est: Recommender) -> str:
+    """``name=value`` text of the hyper-parameters that differ from the class defaults (seed aside)."""
+    import inspect
+
+    defaults = {
+        n: p.default for n, p in inspect.signature(type(est).__init__).parameters.items() if n != "self"
+    }
+    parts = []
+    for n, v in est.get_params(deep=False).items():
+        if n == "seed" or isinstance(v, Recommender) or hasattr(v, "shape"):
+            continue
+        if n not in defaults or defaults[n] is inspect.Parameter.empty or not _same(defaults[n], v):
+            parts.append(f"{n}={v}")
+    return ", ".join(parts)
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:  # pragma: no cover - exotic parameter types
+        return a is b
 
 
 #: The book's protocols, by name. Every notebook names the one it uses.
