@@ -97,26 +97,36 @@ class Tuned:
     ----------
     estimator : Recommender
         The template (cloned for every fit).
-    grid : dict of str to list
-        Hyper-parameter name -> candidate values (their product is searched).
+    grid : dict of str to list, or list of dict
+        Hyper-parameter name -> candidate values (their product is searched),
+        or an explicit list of combinations.
     metric : str, optional
         The validation metric (default: ``"rmse"`` for the ``rating`` task,
         else ``"ndcg"``); RMSE and MAE are minimised, the others maximised.
     """
 
     estimator: Recommender
-    grid: Mapping[str, list]
+    grid: Mapping[str, list] | list[dict[str, Any]]
     metric: str | None = None
 
     def candidates(self) -> list[dict[str, Any]]:
         """Every combination of the grid, in the grid's order."""
         import itertools
 
+        params = self.estimator.get_params(deep=False)
+        if isinstance(self.grid, list):
+            if not self.grid or not all(isinstance(c, Mapping) for c in self.grid):
+                raise ValueError("Tuned.grid as a list must be a non-empty list of dicts (one per combination)")
+            for combo in self.grid:
+                for name in combo:
+                    if name not in params:
+                        raise ValueError(f"{type(self.estimator).__name__} has no hyper-parameter {name!r}")
+            return [dict(c) for c in self.grid]
         if not isinstance(self.grid, Mapping) or not self.grid:
             raise ValueError("Tuned.grid must be a non-empty mapping of name -> list of values")
         names = list(self.grid)
         for name in names:
-            if name not in self.estimator.get_params(deep=False):
+            if name not in params:
                 raise ValueError(f"{type(self.estimator).__name__} has no hyper-parameter {name!r}")
             if not isinstance(self.grid[name], (list, tuple)) or not self.grid[name]:
                 raise ValueError(f"Tuned.grid[{name!r}] must be a non-empty list of values")

@@ -1,0 +1,137 @@
+"""The book's leaderboard: every Part I model on the book's named protocols.
+
+Usage (from the project root; about 10 minutes on a 2-core machine)::
+
+    RECBOOK_DATA=../shared/data .venv/bin/python benchmarks/bench_leaderboard.py [--only topk,rating]
+
+For each protocol of :data:`recbook.evaluate.PROTOCOLS` used by Part I
+(``rating``, ``topk``, ``cold-items``, ``cold-users``) every model below is
+fitted and evaluated on every seed, with :meth:`Protocol.run`; a
+:class:`~recbook.evaluate.Tuned` model has its hyper-parameters chosen on
+each seed's validation split (cut from training), never on the test set.
+The grids are the ones the chapters use, so a notebook and this page print
+the same number for the same model. A fifth table repeats the top-K models
+on the Recommenders project's own split (stratified by item, seed 42) and on
+the same kind of split stratified by user, to compare with its published
+table (chapter 3.4).
+
+Writes ``benchmarks/results/leaderboard_<protocol>.csv`` (one row per model
+and seed) and ``leaderboard_recommenders_split.csv``; ``benchmarks/leaderboard.py``
+renders them into the book's Leaderboard page.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import pandas as pd
+
+from _results import save, write_machine
+from recbook import baselines
+from recbook.cf import ALS, BPR, EASE, KNN, BiasedMF, ImplicitALS, ItemKNN, SVDpp
+from recbook.evaluate import Tuned, evaluate_topk, get_protocol
+
+#: Top-K grids (chapter 3.4): the same Tuned objects the notebook uses.
+TOPK_TUNED = {
+    "EASE": Tuned(EASE(), {"reg": [100.0, 250.0, 500.0, 1000.0]}),
+    "ImplicitALS": Tuned(ImplicitALS(), {"alpha": [5.0, 10.0, 40.0], "reg": [0.01, 20.0, 50.0, 150.0]}),
+    "BPR": Tuned(BPR(), [
+        {},
+        {"lr": 0.05, "reg": 0.001, "n_epochs": 50},
+        {"lr": 0.05, "reg": 0.01, "n_epochs": 50},
+        {"lr": 0.01, "reg": 0.01, "n_epochs": 200},
+        {"lr": 0.01, "reg": 0.03, "n_epochs": 200},
+    ]),
+}
+
+
+def rating_models() -> dict:
+    return {
+        "GlobalMean": baselines.GlobalMean(),
+        "UserMean": baselines.UserMean(),
+        "ItemMean": baselines.ItemMean(),
+        "NormalPredictor": baselines.NormalPredictor(seed=0),
+        "BaselineOnly": baselines.BaselineOnly(),
+        "UserKNN (KNNBasic, msd)": KNN(),
+        "UserKNN (KNNWithMeans, msd)": KNN(rule="with_means"),
+        "UserKNN (KNNBaseline, pearson_baseline)": KNN(sim="pearson_baseline", rule="baseline"),
+        "ItemKNN (KNNBaseline, pearson_baseline)": KNN(sim="pearson_baseline", rule="baseline", user_based=False),
+        "BiasedMF (Surprise's SVD)": BiasedMF(seed=0),
+        "SVD++": SVDpp(seed=0),
+        "ALS": ALS(seed=0),
+    }
+
+
+def topk_models() -> dict:
+    return {
+        "Random": baselines.RandomRecommender(),
+        "Popularity": baselines.Popularity(),
+        "ItemKNN rating model (KNNBaseline)": ItemKNN(sim="pearson_baseline", rule="baseline"),
+        **TOPK_TUNED,
+    }
+
+
+def cold_models() -> dict:
+    from recbook.content import ContentKNN, embed_items
+    from recbook.datasets import load
+
+    items = load("ml-100k").items
+    text = embed_items(items["title"] + ". " + items["genres"].str.join(", "))
+    return {
+        "BaselineOnly": baselines.BaselineOnly(),
+        "BiasedMF": BiasedMF(seed=0),
+        "Popularity": baselines.Popularity(),
+        "ContentKNN (MiniLM title + genres)": ContentKNN(text, k=40),
+        "ContentKNN profile (MiniLM title + genres)": ContentKNN(text, k=40, mode="profile"),
+    }
+
+
+def recommenders_split_table() -> pd.DataFrame:
+    """Top-K models on Recommenders' split (by item, seed 42) and on the by-user split."""
+    from recbook.datasets import load
+    from recbook.split import stratified_split
+
+    topk = get_protocol("topk")
+    ratings = load("ml-100k").ratings
+    rows = []
+    for by in ("item", "user"):
+        train, test = stratified_split(ratings, test_size=0.25, by=by, seed=42)
+        for name, model in {"Popularity": baselines.Popularity(), **TOPK_TUNED}.items():
+            if isinstance(model, Tuned):
+                best, _ = topk.tune(model, train, seed=42)
+                from sklearn.base import clone
+
+                est = clone(model.estimator).set_params(**best)
+                params = ", ".join(f"{k}={v}" for k, v in best.items())
+            else:
+                est, params = model, ""
+            if "seed" in est.get_params():
+                est.set_params(seed=0)
+            res = evaluate_topk(est.fit(train), train, test, k=10)
+            rows.append({"split": f"stratified by {by}, 75/25, seed 42", "model": name, "params": params,
+                         **{m: res[m] for m in ("precision", "recall", "ndcg", "map")}})
+    return pd.DataFrame(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="rating,topk,cold-items,cold-users,recommenders-split")
+    args = parser.parse_args()
+    wanted = args.only.split(",")
+    write_machine()
+    plans = {"rating": rating_models, "topk": topk_models, "cold-items": cold_models, "cold-users": cold_models}
+    for name, make in plans.items():
+        if name not in wanted:
+            continue
+        t0 = time.perf_counter()
+        res = get_protocol(name).run(make(), show_progress=True)
+        res.insert(0, "protocol", name)
+        save(f"leaderboard_{name}", res)
+        print(f"{name}: {time.perf_counter() - t0:.0f} s")
+    if "recommenders-split" in wanted:
+        save("leaderboard_recommenders_split", recommenders_split_table())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,50 @@
+"""`make bench`: run every benchmark, then render the Leaderboard page.
+
+Usage (from the project root)::
+
+    make bench        # or: RECBOOK_DATA=... .venv/bin/python benchmarks/run_all.py [--quick]
+
+Each script prints its numbers and writes its tables to benchmarks/results/;
+the last step renders book/leaderboard.md from those tables. ``--quick``
+skips the comparisons with Surprise and the reproducibility probe (the
+leaderboard itself is always run). Expect about 20 minutes on a 2-core laptop.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+LEADERBOARD = ["bench_leaderboard.py", "tune_rating_models.py"]
+OTHERS = [
+    "bench_evaluate.py",
+    "bench_top_k.py",
+    "bench_baselines_5fold.py",
+    "bench_knn_vs_surprise.py",
+    "bench_mf_vs_surprise.py",
+    "bench_content.py",
+    "repro_switches.py",
+]
+
+
+def main() -> int:
+    quick = "--quick" in sys.argv[1:]
+    scripts = LEADERBOARD + ([] if quick else OTHERS) + ["leaderboard.py"]
+    failed = []
+    for script in scripts:
+        t0 = time.perf_counter()
+        print(f"=== {script}", flush=True)
+        rc = subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent)
+        print(f"=== {script}: {time.perf_counter() - t0:.0f} s (exit {rc})", flush=True)
+        if rc:
+            failed.append(script)
+    if failed:
+        print("failed: " + ", ".join(failed), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
