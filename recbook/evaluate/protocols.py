@@ -344,6 +344,7 @@ class Protocol:
                 if seed not in use:
                     continue
                 for name, m in models.items():
+                    best: dict[str, Any] = {}
                     if isinstance(m, Tuned):
                         best, _ = self.tune(m, train, seed)
                         est = clone(m.estimator).set_params(**best)
@@ -358,7 +359,7 @@ class Protocol:
                     fit_seconds = time.perf_counter() - t0
                     row: dict[str, Any] = {"model": name, "seed": seed}
                     row.update(self.evaluate(est, train, test))
-                    row["params"] = _changed_params(est)
+                    row["params"] = _changed_params(est, always=tuple(best))
                     row["fit_seconds"] = fit_seconds
                     rows.append(row)
                     if bar is not None:
@@ -369,8 +370,11 @@ class Protocol:
         return pd.DataFrame(rows)
 
 
-def _changed_params(est: Recommender) -> str:
-    """``name=value`` text of the hyper-parameters that differ from the class defaults (seed aside)."""
+def _changed_params(est: Recommender, always: tuple[str, ...] = ()) -> str:
+    """``name=value`` text of the hyper-parameters that differ from the class defaults (seed aside).
+
+    Names in ``always`` (the tuned ones) are shown even when the choice is the default.
+    """
     import inspect
 
     defaults = {
@@ -380,7 +384,7 @@ def _changed_params(est: Recommender) -> str:
     for n, v in est.get_params(deep=False).items():
         if n == "seed" or isinstance(v, Recommender) or hasattr(v, "shape"):
             continue
-        if n not in defaults or defaults[n] is inspect.Parameter.empty or not _same(defaults[n], v):
+        if n in always or n not in defaults or defaults[n] is inspect.Parameter.empty or not _same(defaults[n], v):
             parts.append(f"{n}={v}")
     return ", ".join(parts)
 
