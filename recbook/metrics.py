@@ -51,6 +51,7 @@ __all__ = [
     "mae",
     "precision_at_k",
     "recall_at_k",
+    "f1_at_k",
     "ndcg_at_k",
     "average_precision_at_k",
     "reciprocal_rank_at_k",
@@ -65,7 +66,7 @@ __all__ = [
 
 #: Names of the per-user ranking metrics, as returned by
 #: :func:`ranking_metrics_from_hits` and averaged by ``evaluate_topk``.
-RANKING_METRICS: tuple[str, ...] = ("precision", "recall", "ndcg", "map", "hit_rate", "mrr")
+RANKING_METRICS: tuple[str, ...] = ("precision", "recall", "f1", "ndcg", "map", "hit_rate", "mrr")
 
 
 # ====================================================================== rating
@@ -262,6 +263,37 @@ def recall_at_k(recommended: Sequence, relevant: Iterable, k: int) -> float:
     return hits / len(rel)
 
 
+def f1_at_k(recommended: Sequence, relevant: Iterable, k: int) -> float:
+    r"""F1 at ``k``: the harmonic mean of precision and recall at ``k``.
+
+    .. math::
+
+        F_1@k = \frac{2\, P@k \cdot R@k}{P@k + R@k}
+              = \frac{2 \sum_{r=1}^{k} \mathrm{rel}_r}{k + |R|},
+
+    and 0 when the list holds no relevant item. The *harmonic* mean is small
+    when either precision or recall is small, so a list cannot score well by
+    being long (high recall, low precision) or by being one safe item (high
+    precision, low recall). It is not a weighted average of the two: for
+    P = 0.9 and R = 0.1 the arithmetic mean is 0.5, F1 only 0.18.
+
+    Parameters, returns and errors as in :func:`precision_at_k`.
+
+    References
+    ----------
+    C. J. van Rijsbergen, *Information Retrieval*, 2nd ed., 1979, ch. 7;
+    Manning, Raghavan & Schütze, *Introduction to Information Retrieval*, 2008, ch. 8.
+
+    Examples
+    --------
+    >>> round(f1_at_k(["a", "b", "c", "d"], {"b", "d", "e"}, k=4), 4)
+    0.5714
+    """
+    top, rel, k = _check_ranking(recommended, relevant, k)
+    hits = sum(1 for item in top if item in rel)
+    return 2.0 * hits / (k + len(rel))
+
+
 def ndcg_at_k(recommended: Sequence, relevant: Iterable, k: int) -> float:
     r"""Normalised discounted cumulative gain at ``k`` (binary gains).
 
@@ -414,7 +446,7 @@ def ranking_metrics_from_hits(hits: Any, n_relevant: Any) -> dict[str, np.ndarra
     Returns
     -------
     dict of str to np.ndarray
-        Keys :data:`RANKING_METRICS` (``precision, recall, ndcg, map,
+        Keys :data:`RANKING_METRICS` (``precision, recall, f1, ndcg, map,
         hit_rate, mrr``), each an array of shape ``(n_users,)``.
 
     Raises
@@ -470,6 +502,7 @@ def ranking_metrics_from_hits(hits: Any, n_relevant: Any) -> dict[str, np.ndarra
     return {
         "precision": n_hits / k,
         "recall": n_hits / n_rel,
+        "f1": 2.0 * n_hits / (k + n_rel),
         "ndcg": dcg / ideal[m - 1],
         "map": ap_sum / m,
         "hit_rate": any_hit.astype(np.float64),

@@ -131,7 +131,8 @@ def test_evaluate_topk_hand_computed(table_model):
     # every recommended item was seen by 1 of 3 training users: -log2(1/3)
     assert res["novelty"] == pytest.approx(math.log2(3))
     assert "diversity" not in res
-    assert set(res) == {"precision", "recall", "ndcg", "map", "hit_rate", "mrr", "coverage", "novelty", "n_users"}
+    assert res["f1"] == pytest.approx((2 * 1 / (3 + 3) + 2 * 1 / (3 + 2)) / 2)  # per user 2|L∩R|/(k+|R|), then mean
+    assert set(res) == {"precision", "recall", "f1", "ndcg", "map", "hit_rate", "mrr", "coverage", "novelty", "n_users"}
 
 
 def test_train_items_are_excluded(table_model):
@@ -222,7 +223,7 @@ def test_evaluate_topk_agrees_with_per_user_metrics(seed):
     lists = {u: g.sort_values("rank")["item"].tolist() for u, g in rec.groupby("user")}
     per_user = {name: [] for name in M.RANKING_METRICS}
     fns = dict(
-        precision=M.precision_at_k, recall=M.recall_at_k, ndcg=M.ndcg_at_k,
+        precision=M.precision_at_k, recall=M.recall_at_k, f1=M.f1_at_k, ndcg=M.ndcg_at_k,
         map=M.average_precision_at_k, hit_rate=M.hit_at_k, mrr=M.reciprocal_rank_at_k,
     )
     for u in users:

@@ -15,6 +15,7 @@ from recbook import metrics as M
 PER_USER = {
     "precision": M.precision_at_k,
     "recall": M.recall_at_k,
+    "f1": M.f1_at_k,
     "ndcg": M.ndcg_at_k,
     "map": M.average_precision_at_k,
     "hit_rate": M.hit_at_k,
@@ -283,3 +284,14 @@ def test_diversity_in_unit_interval_for_nonnegative_features(rows):
     vecs = {j: row for j, row in enumerate(rows)}
     value = M.intra_list_diversity(list(vecs), vecs)
     assert -1e-12 <= value <= 1 + 1e-12
+
+
+def test_f1_is_the_harmonic_mean_by_hand():
+    rec, rel = ["a", "b", "c", "d"], {"b", "d", "e"}
+    p, r = 2 / 4, 2 / 3
+    assert M.f1_at_k(rec, rel, 4) == pytest.approx(2 * p * r / (p + r))
+    assert M.f1_at_k(["x", "y"], {"a"}, 2) == 0.0
+    # not the arithmetic mean: one hit in a list of 10 for a user with one relevant item
+    assert M.f1_at_k(["a"] + list("bcdefghij"), {"a"}, 10) == pytest.approx(2 * 0.1 * 1.0 / 1.1)
+    hits = np.array([[True, False, True, False]])
+    assert M.ranking_metrics_from_hits(hits, np.array([3]))["f1"][0] == pytest.approx(2 * 2 / (4 + 3))

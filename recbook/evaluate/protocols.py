@@ -256,10 +256,10 @@ class Protocol:
             out.update(evaluate_ratings(model, test))
         if self.task in ("topk", "cold-users", "sequential"):
             res = evaluate_topk(model, train, test, k=self.k, relevance_threshold=self.relevance_threshold)
-            out.update({m: res[m] for m in ("precision", "recall", "ndcg", "map", "hit_rate", "mrr", "coverage", "novelty")})
+            out.update({m: res[m] for m in ("precision", "recall", "f1", "ndcg", "map", "hit_rate", "mrr", "coverage", "novelty")})
         elif self.task == "cold-items":
             res = evaluate_new_items(model, test, k=self.k, relevance_threshold=self.relevance_threshold)
-            out.update({m: res[m] for m in ("precision", "recall", "ndcg", "map", "hit_rate", "mrr")})
+            out.update({m: res[m] for m in ("precision", "recall", "f1", "ndcg", "map", "hit_rate", "mrr")})
         return out
 
     def tune(
