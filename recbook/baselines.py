@@ -3,12 +3,16 @@
 Rating models (:class:`GlobalMean`, :class:`UserMean`, :class:`ItemMean`,
 :class:`BaselineOnly`, :class:`NormalPredictor`) clip their predictions to
 the training rating scale; ranking models (:class:`Popularity`,
-:class:`RandomRecommender`) return unclipped scores.
+:class:`DemographicPopularity`, :class:`RandomRecommender`) return unclipped
+scores.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import pandas as pd
 
 from recbook.base import Recommender
 from recbook.utils import check_int, check_number, check_seed
@@ -20,6 +24,7 @@ __all__ = [
     "BaselineOnly",
     "NormalPredictor",
     "Popularity",
+    "DemographicPopularity",
     "RandomRecommender",
 ]
 
@@ -203,6 +208,135 @@ class Popularity(Recommender):
 
     def _score_users(self, u: np.ndarray) -> np.ndarray:
         return np.tile(self.item_count_, (len(u), 1))
+
+
+class DemographicPopularity(Recommender):
+    r"""Rank items by their popularity among the users of the same demographic group.
+
+    The users are partitioned into groups by one or more columns of a user
+    table (``by``, e.g. an age band, a gender, an occupation). With
+    :math:`\mathcal{U}_g` the training users of group :math:`g = g(u)`, the
+    score of item :math:`i` for user :math:`u` is the share of the group who
+    interacted with :math:`i`, shrunk towards the share of all users:
+
+    .. math::
+
+        s_{ui} = \frac{\lvert U_i \cap \mathcal{U}_g \rvert + \lambda\, \lvert U_i \rvert / m}
+                      {\lvert \mathcal{U}_g \rvert + \lambda},
+
+    where :math:`U_i` are the training users of :math:`i`, :math:`m` the
+    number of training users and :math:`\lambda` = ``shrinkage`` a number of
+    pseudo-users who behave like the whole population. :math:`\lambda = 0`
+    gives the group's own popularity; :math:`\lambda \to \infty` gives the
+    global :class:`Popularity` ranking. This is the *demographic filtering* of
+    Pazzani (1999): it needs no rating history from the user, only the
+    answers to a sign-up questionnaire, so it suits new users.
+
+    **Fallback.** A user unknown to the model, or without a row (or with a
+    missing value) in ``users``, gets the global share :math:`\lvert U_i
+    \rvert / m`, i.e. the global popularity ranking; an unknown item scores 0.
+    Repeated (user, item) pairs count once.
+
+    Parameters
+    ----------
+    users : pandas.DataFrame
+        Side data: one row per user, indexed by the raw user id, with the
+        columns named in ``by`` (for MovieLens 100K, ``Dataset.users`` plus
+        any derived column such as an age band). It is data rather than a
+        hyper-parameter; it is a constructor argument so that the model keeps
+        the one estimator shape.
+    by : str or sequence of str, default "gender"
+        The column(s) whose values define a group; several columns define
+        their combinations (``("age_band", "gender")``).
+    shrinkage : float, default 0.0
+        :math:`\lambda \ge 0`, in pseudo-users.
+
+    Raises
+    ------
+    TypeError
+        ``users`` is not a DataFrame, or ``by`` is not a column name or a
+        sequence of names (raised by :meth:`fit`).
+    ValueError
+        ``by`` names a missing column, its index has duplicated user ids, or
+        ``shrinkage`` is negative or not finite (raised by :meth:`fit`).
+
+    References
+    ----------
+    M. J. Pazzani, "A framework for collaborative, content-based and
+    demographic filtering", Artificial Intelligence Review 13, 1999.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> train = pd.DataFrame({"user": [1, 2, 3, 3], "item": ["a", "b", "b", "c"]})
+    >>> users = pd.DataFrame({"sex": ["F", "M", "M"]}, index=[1, 2, 3])
+    >>> m = DemographicPopularity(users, by="sex").fit(train)
+    >>> m.recommend([1, 2], k=1, exclude_seen=False)["item"].tolist()
+    ['a', 'b']
+    """
+
+    _clip = False
+
+    def __init__(
+        self, users: pd.DataFrame | None = None, by: str | Sequence[str] = "gender", shrinkage: float = 0.0
+    ) -> None:
+        self.users = users
+        self.by = by
+        self.shrinkage = shrinkage
+
+    def _group_labels(self) -> pd.Series:
+        """One label per row of ``users`` (NaN where a ``by`` value is missing)."""
+        if not isinstance(self.users, pd.DataFrame):
+            raise TypeError(
+                "users must be a pandas DataFrame indexed by user id with the columns named in by, "
+                f"got {type(self.users).__name__}"
+            )
+        if isinstance(self.by, str):
+            cols = [self.by]
+        elif isinstance(self.by, Sequence) and self.by and all(isinstance(c, str) for c in self.by):
+            cols = list(self.by)
+        else:
+            raise TypeError(f"by must be a column name or a non-empty sequence of column names, got {self.by!r}")
+        missing = [c for c in cols if c not in self.users.columns]
+        if missing:
+            raise ValueError(f"users has no column(s) {missing} (columns: {list(self.users.columns)})")
+        if not self.users.index.is_unique:
+            raise ValueError("users has duplicated user ids in its index: one row per user")
+        table = self.users[cols]
+        labels = table[cols[0]].map(str).astype(object)
+        for col in cols[1:]:
+            labels = labels + " | " + table[col].map(str).astype(object)
+        return labels.where(table.notna().all(axis=1))
+
+    def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
+        lam = check_number("shrinkage", self.shrinkage)
+        labels = self._group_labels().reindex(self.user_ids_)
+        codes, groups = pd.factorize(labels, sort=False)  # -1: no group
+        pairs = np.unique(np.stack([u, i], axis=1), axis=0)  # each (user, item) once
+        pu, pi = pairs[:, 0], pairs[:, 1]
+        n_groups = len(groups)
+        g = codes[pu]
+        ok = g >= 0
+        counts = np.zeros((n_groups, self.n_items_))
+        np.add.at(counts, (g[ok], pi[ok]), 1.0)
+        size = np.bincount(codes[codes >= 0], minlength=n_groups).astype(np.float64)
+        self.groups_ = np.asarray(groups)
+        self.user_group_ = codes.astype(np.int64)
+        self.global_share_ = np.bincount(pi, minlength=self.n_items_) / self.n_users_
+        self.group_share_ = (counts + lam * self.global_share_) / (size[:, None] + lam)
+
+    def _score_users(self, u: np.ndarray) -> np.ndarray:
+        g = np.where(u >= 0, self.user_group_[np.maximum(u, 0)], -1)
+        out = np.tile(self.global_share_, (len(u), 1))
+        ok = g >= 0
+        out[ok] = self.group_share_[g[ok]]
+        return out
+
+    def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        g = np.where(u >= 0, self.user_group_[np.maximum(u, 0)], -1)
+        ii = np.maximum(i, 0)
+        est = np.where(g >= 0, self.group_share_[np.maximum(g, 0), ii], self.global_share_[ii])
+        return np.where(i >= 0, est, 0.0)
 
 
 class RandomRecommender(Recommender):

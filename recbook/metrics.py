@@ -13,7 +13,10 @@ Three families, as taught in chapter 2.4 of the book:
   of them for many users at once with NumPy and agrees with them (a property
   test checks it), which is what :func:`recbook.evaluate.evaluate_topk` uses.
 * **Beyond-accuracy metrics** describe the lists themselves: catalogue
-  :func:`coverage`, :func:`novelty` and :func:`intra_list_diversity`.
+  :func:`coverage`, :func:`novelty` (popularity-based: how little known the
+  recommended items are), :func:`intra_list_diversity`, and
+  :func:`profile_distance` / :func:`mean_profile_distance` (history-based
+  novelty: how far the recommended items lie from what the user consumed).
 
 Notation: for one user, :math:`L = (i_1, \dots, i_k)` is the top-:math:`k` list
 (``recommended[:k]``), :math:`R` the relevant set and
@@ -33,6 +36,10 @@ References
    diversity-accuracy dilemma of recommender systems", PNAS 107(10), 2010.
 .. [6] Ziegler, McNee, Konstan & Lausen, "Improving recommendation lists
    through topic diversification", WWW 2005.
+.. [7] Vargas & Castells, "Rank and relevance in novelty and diversity
+   metrics for recommender systems", RecSys 2011.
+.. [8] Adamopoulos & Tuzhilin, "On unexpectedness in recommender systems: or
+   how to better expect the unexpected", ACM TIST 5(4), 2014.
 """
 
 from __future__ import annotations
@@ -62,6 +69,8 @@ __all__ = [
     "novelty",
     "self_information",
     "intra_list_diversity",
+    "profile_distance",
+    "mean_profile_distance",
 ]
 
 #: Names of the per-user ranking metrics, as returned by
@@ -770,3 +779,189 @@ def intra_list_diversity(recommended: Sequence, item_vectors: pd.DataFrame | Map
     n = len(rec)
     off_diagonal = sim.sum() - np.trace(sim)
     return float(1.0 - off_diagonal / (n * (n - 1)))
+
+
+def _history_list(history: Any, name: str) -> list:
+    if isinstance(history, (str, bytes)) or not isinstance(history, Iterable):
+        raise TypeError(f"{name} must be an iterable of item ids, got {type(history).__name__}")
+    items = list(pd.unique(np.asarray(list(history.tolist() if isinstance(history, np.ndarray) else history),
+                                      dtype=object)))
+    if not items:
+        raise ValueError(f"{name} is empty: the distance from a user's history needs at least one item")
+    return items
+
+
+def _positions(index: pd.Index, items: list, name: str) -> np.ndarray:
+    pos = index.get_indexer(items)
+    if np.any(pos < 0):
+        missing = [items[j] for j in np.flatnonzero(pos < 0)[:5].tolist()]
+        raise ValueError(f"item_vectors has no vector for item(s) {missing} (in {name})")
+    return pos
+
+
+def profile_distance(recommended: Sequence, history: Iterable, item_vectors: pd.DataFrame | Mapping) -> float:
+    r"""Distance of a list from the user's history: history-based novelty of one list.
+
+    The mean cosine distance between each recommended item and each item of
+    the user's history :math:`I_u` (the items the user interacted with):
+
+    .. math::
+
+        \mathrm{PD}(L_u) = \frac{1}{|L_u|\,|I_u|} \sum_{i \in L_u} \sum_{j \in I_u}
+        \big(1 - \cos(\mathbf x_i, \mathbf x_j)\big)
+        = 1 - \frac{1}{|L_u|} \sum_{i \in L_u} \hat{\mathbf x}_i^{\top} \bar{\mathbf x}_u ,
+
+    with :math:`\hat{\mathbf x}_i = \mathbf x_i / \lVert \mathbf x_i \rVert` and
+    :math:`\bar{\mathbf x}_u` the mean of the unit vectors of the history.
+    It is the *expected profile distance* of Vargas & Castells (2011) without
+    rank discount or relevance weighting, and the distance-from-the-expected
+    idea of *unexpectedness* (Adamopoulos & Tuzhilin, 2014): a list of items
+    unlike anything the user consumed scores high. With non-negative
+    features it lies in [0, 1]. A zero vector has cosine 0 with everything
+    (as in :func:`intra_list_diversity`).
+
+    This differs from :func:`novelty`, which asks how *little known* the
+    items are to everybody (popularity), not how *different* they are from
+    what this user already knows: an obscure film of the user's favourite
+    genre is novel by popularity and close to the profile.
+
+    Parameters
+    ----------
+    recommended : sequence
+        One list of item ids, without duplicates, at least one item.
+    history : iterable
+        The user's items (typically the training items); repeats count once.
+    item_vectors : pandas.DataFrame or mapping
+        Item id -> feature vector, as for :func:`intra_list_diversity`.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``recommended`` or ``history`` is not an iterable of ids, or
+        ``item_vectors`` has the wrong type.
+    ValueError
+        An empty list or history, a duplicated recommended item, or an item
+        without a vector.
+
+    References
+    ----------
+    Vargas & Castells, "Rank and relevance in novelty and diversity metrics
+    for recommender systems", RecSys 2011; Adamopoulos & Tuzhilin, "On
+    unexpectedness in recommender systems", ACM TIST 2014.
+
+    Examples
+    --------
+    >>> vecs = {"a": [1, 0], "b": [0, 1], "c": [1, 1]}
+    >>> profile_distance(["b"], ["a"], vecs)  # orthogonal: distance 1
+    1.0
+    >>> round(profile_distance(["b", "c"], ["a"], vecs), 4)  # (1 + (1 - 0.7071)) / 2
+    0.6464
+    """
+    if isinstance(recommended, (str, bytes, set, frozenset)) or not isinstance(recommended, Iterable):
+        raise TypeError(f"recommended must be an ordered sequence of item ids, got {type(recommended).__name__}")
+    rec = list(recommended.tolist() if isinstance(recommended, np.ndarray) else recommended)
+    if not rec:
+        raise ValueError("recommended is empty: the distance of a list needs at least one item")
+    if len(set(rec)) != len(rec):
+        raise ValueError("recommended contains duplicated items")
+    hist = _history_list(history, "history")
+    index, mat = _vector_table(item_vectors)
+    unit = _unit_rows(mat)
+    r = unit[_positions(index, rec, "recommended")]
+    h = unit[_positions(index, hist, "history")]
+    total = 0.0
+    for x in r:  # the double sum of the definition, one recommended item at a time
+        total += float(np.sum(1.0 - h @ x))
+    return total / (len(rec) * len(hist))
+
+
+def mean_profile_distance(
+    recommended_lists: Mapping | pd.Series,
+    histories: Mapping | pd.Series,
+    item_vectors: pd.DataFrame | Mapping,
+) -> float:
+    r"""Mean of :func:`profile_distance` over users, computed in one pass.
+
+    .. math::
+
+        \overline{\mathrm{PD}} = \frac{1}{|U_e|} \sum_{u \in U_e}
+        \Big(1 - \frac{1}{|L_u|} \sum_{i \in L_u} \hat{\mathbf x}_i^{\top} \bar{\mathbf x}_u\Big),
+
+    where :math:`U_e` are the users of ``recommended_lists``. The identity
+    :math:`\frac{1}{|I_u|}\sum_{j \in I_u} \cos(\mathbf x_i, \mathbf x_j)
+    = \hat{\mathbf x}_i^{\top} \bar{\mathbf x}_u` turns the double sum into one
+    dot product per recommended item; the result equals the mean of
+    :func:`profile_distance` over the users (a test checks it).
+
+    Parameters
+    ----------
+    recommended_lists : mapping or pandas.Series
+        User id -> list of recommended item ids (e.g.
+        ``model.recommend(users).groupby("user")["item"].apply(list)``).
+    histories : mapping or pandas.Series
+        User id -> the user's items (e.g.
+        ``train.groupby("user")["item"].apply(list)``); every user of
+        ``recommended_lists`` needs a non-empty history.
+    item_vectors : pandas.DataFrame or mapping
+        Item id -> feature vector.
+
+    Returns
+    -------
+    float
+
+    Raises
+    ------
+    TypeError
+        ``recommended_lists`` or ``histories`` is not a mapping or Series.
+    ValueError
+        No list at all, an empty list or history, a user without a history,
+        or an item without a vector.
+
+    References
+    ----------
+    Vargas & Castells, RecSys 2011; Adamopoulos & Tuzhilin, ACM TIST 2014.
+
+    Examples
+    --------
+    >>> vecs = {"a": [1, 0], "b": [0, 1], "c": [1, 1]}
+    >>> round(mean_profile_distance({1: ["b"], 2: ["b", "c"]}, {1: ["a"], 2: ["a"]}, vecs), 4)
+    0.8232
+    """
+    lists, hists = [], []
+    for name, value in (("recommended_lists", recommended_lists), ("histories", histories)):
+        if isinstance(value, pd.Series):
+            value = value.to_dict()
+        if not isinstance(value, Mapping):
+            raise TypeError(f"{name} must be a mapping or pandas Series user id -> item ids, got {type(value).__name__}")
+        (lists if name == "recommended_lists" else hists).append(value)
+    rec_map, hist_map = lists[0], hists[0]
+    if not rec_map:
+        raise ValueError("recommended_lists is empty: no user to average over")
+    users = list(rec_map)
+    missing = [u for u in users if u not in hist_map]
+    if missing:
+        raise ValueError(f"histories has no entry for user(s) {missing[:5]}: every listed user needs a history")
+    index, mat = _vector_table(item_vectors)
+    unit = _unit_rows(mat)
+    rec_items, rec_user, hist_items, hist_user = [], [], [], []
+    for row, user in enumerate(users):
+        rec = _as_lists([rec_map[user]])[0]
+        if not rec:
+            raise ValueError(f"the list of user {user!r} is empty")
+        hist = _history_list(hist_map[user], f"histories[{user!r}]")
+        rec_items += rec
+        rec_user += [row] * len(rec)
+        hist_items += hist
+        hist_user += [row] * len(hist)
+    n = len(users)
+    ru, hu = np.asarray(rec_user), np.asarray(hist_user)
+    centroid = np.zeros((n, unit.shape[1]))
+    np.add.at(centroid, hu, unit[_positions(index, hist_items, "histories")])
+    centroid /= np.bincount(hu, minlength=n)[:, None]
+    sims = np.einsum("ij,ij->i", unit[_positions(index, rec_items, "recommended_lists")], centroid[ru])
+    per_user = 1.0 - np.bincount(ru, sims, minlength=n) / np.bincount(ru, minlength=n)
+    return float(per_user.mean())

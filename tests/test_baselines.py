@@ -161,3 +161,79 @@ def test_baseline_only_matches_surprise_on_u1(method):
     algo = surprise.BaselineOnly(bsl_options={"method": method}, verbose=False).fit(data.build_full_trainset())
     theirs = np.array([algo.predict(u, i).est for u, i in zip(test.user, test.item)])
     assert np.abs(ours - theirs).max() <= 1e-9
+
+
+# ------------------------------------------------------- demographic popularity
+@pytest.fixture
+def groups_frame():
+    train = pd.DataFrame(
+        {
+            "user": [1, 1, 2, 3, 3, 4, 4, 4, 5],
+            "item": ["a", "b", "a", "c", "b", "c", "b", "b", "c"],  # user 4 has b twice: counts once
+        }
+    )
+    users = pd.DataFrame({"sex": ["F", "F", "M", "M", None], "age": [20, 30, 20, 30, 40]}, index=[1, 2, 3, 4, 5])
+    return train, users
+
+
+def test_demographic_popularity_by_hand(groups_frame):
+    train, users = groups_frame
+    m = baselines.DemographicPopularity(users, by="sex").fit(train)
+    # group F = users 1, 2: a by both, b by 1 -> shares a 1, b 1/2, c 0
+    assert m.predict([1, 1, 1], ["a", "b", "c"]).tolist() == pytest.approx([1.0, 0.5, 0.0])
+    # group M = users 3, 4: b and c by both -> 1, 1; a 0
+    assert m.predict([3, 3, 3], ["a", "b", "c"]).tolist() == pytest.approx([0.0, 1.0, 1.0])
+    # user 5 has no group, user 99 is unknown: the global share over 5 users (a 2/5, b 3/5, c 3/5)
+    glob = [2 / 5, 3 / 5, 3 / 5]
+    assert m.predict([5, 5, 5], ["a", "b", "c"]).tolist() == pytest.approx(glob)
+    assert m.predict([99, 99, 99], ["a", "b", "c"]).tolist() == pytest.approx(glob)
+    assert m.predict([1], ["zzz"]).tolist() == [0.0]  # unknown item
+    # the score matrix agrees with predict
+    users_ = [1, 3, 5, 99]
+    grid = m.score_items(users_)
+    for row, u in enumerate(users_):
+        assert grid[row].tolist() == pytest.approx(m.predict([u] * 3, list(m.item_ids_)).tolist())
+    assert m.recommend([2], k=1)["item"].tolist() == ["b"]  # 2 saw a; next best in F is b
+
+
+def test_demographic_popularity_shrinkage_and_combinations(groups_frame):
+    train, users = groups_frame
+    lam = 2.0
+    m = baselines.DemographicPopularity(users, by="sex", shrinkage=lam).fit(train)
+    # F (2 users) on item c: (0 + 2 * 3/5) / (2 + 2)
+    assert m.predict([1], ["c"])[0] == pytest.approx((0 + lam * 3 / 5) / (2 + lam))
+    # a huge shrinkage ranks like global Popularity
+    big = baselines.DemographicPopularity(users, by="sex", shrinkage=1e9).fit(train)
+    pop = baselines.Popularity().fit(train.drop_duplicates())
+    assert big.recommend([1, 3], k=3, exclude_seen=False)["item"].tolist() == pop.recommend(
+        [1, 3], k=3, exclude_seen=False
+    )["item"].tolist()
+    # two columns: every (sex, age) pair is its own group; user 1 (F, 20) is alone
+    two = baselines.DemographicPopularity(users, by=("sex", "age")).fit(train)
+    assert two.predict([1, 1, 1], ["a", "b", "c"]).tolist() == pytest.approx([1.0, 1.0, 0.0])
+    assert len(two.groups_) == 4
+
+
+def test_demographic_popularity_errors(groups_frame):
+    train, users = groups_frame
+    with pytest.raises(TypeError, match="DataFrame"):
+        baselines.DemographicPopularity().fit(train)
+    with pytest.raises(TypeError, match="column name"):
+        baselines.DemographicPopularity(users, by=3).fit(train)
+    with pytest.raises(TypeError, match="column name"):
+        baselines.DemographicPopularity(users, by=[]).fit(train)
+    with pytest.raises(ValueError, match="no column"):
+        baselines.DemographicPopularity(users, by="occupation").fit(train)
+    with pytest.raises(ValueError, match="duplicated"):
+        baselines.DemographicPopularity(pd.concat([users, users]), by="sex").fit(train)
+    with pytest.raises(ValueError, match="shrinkage"):
+        baselines.DemographicPopularity(users, by="sex", shrinkage=-1.0).fit(train)
+
+
+def test_demographic_popularity_clones_with_its_side_data(groups_frame):
+    from sklearn.base import clone
+
+    train, users = groups_frame
+    m = clone(baselines.DemographicPopularity(users, by="sex", shrinkage=1.0))
+    assert m.by == "sex" and m.users.equals(users)
+    assert m.fit(train).recommend([1], k=1)["item"].tolist() == ["c"]

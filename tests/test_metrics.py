@@ -295,3 +295,73 @@ def test_f1_is_the_harmonic_mean_by_hand():
     assert M.f1_at_k(["a"] + list("bcdefghij"), {"a"}, 10) == pytest.approx(2 * 0.1 * 1.0 / 1.1)
     hits = np.array([[True, False, True, False]])
     assert M.ranking_metrics_from_hits(hits, np.array([3]))["f1"][0] == pytest.approx(2 * 2 / (4 + 3))
+
+
+# ------------------------------------------------------- profile distance
+def test_profile_distance_by_hand():
+    vecs = {"a": [1, 0], "b": [0, 1], "c": [1, 1], "d": [3, 0], "z": [0, 0]}
+    # b is orthogonal to a: distance 1; d points the same way as a: distance 0
+    assert M.profile_distance(["b"], ["a"], vecs) == pytest.approx(1.0)
+    assert M.profile_distance(["d"], ["a"], vecs) == pytest.approx(0.0)
+    # list (b, c), history (a, d): b -> 1, 1; c -> 1 - 1/sqrt2 twice; mean over 4 pairs
+    expected = (1 + 1 + 2 * (1 - 1 / math.sqrt(2))) / 4
+    assert M.profile_distance(["b", "c"], ["a", "d"], vecs) == pytest.approx(expected)
+    # repeats in the history count once; a zero vector is at distance 1 from everything
+    assert M.profile_distance(["b", "c"], ["a", "a", "d"], vecs) == pytest.approx(expected)
+    assert M.profile_distance(["z"], ["a", "b"], vecs) == pytest.approx(1.0)
+    frame = pd.DataFrame.from_dict(vecs, orient="index")
+    assert M.profile_distance(np.array(["b", "c"]), {"a", "d"}, frame) == pytest.approx(expected)
+
+
+def test_profile_distance_is_not_popularity_novelty():
+    # the same list is maximally novel by popularity and at distance 0 from the history
+    vecs = {"hit": [1.0, 0.0], "niche": [1.0, 0.0]}
+    assert M.profile_distance(["niche"], ["hit"], vecs) == pytest.approx(0.0)
+    assert M.novelty([["niche"]], {"hit": 100, "niche": 1}, n_users=100) == pytest.approx(math.log2(100))
+
+
+def test_profile_distance_errors():
+    vecs = {"a": [1, 0], "b": [0, 1]}
+    with pytest.raises(ValueError, match="recommended is empty"):
+        M.profile_distance([], ["a"], vecs)
+    with pytest.raises(ValueError, match="history is empty"):
+        M.profile_distance(["a"], [], vecs)
+    with pytest.raises(ValueError, match="duplicated"):
+        M.profile_distance(["a", "a"], ["b"], vecs)
+    with pytest.raises(ValueError, match="no vector"):
+        M.profile_distance(["a"], ["q"], vecs)
+    with pytest.raises(TypeError, match="ordered sequence"):
+        M.profile_distance({"a"}, ["b"], vecs)
+    with pytest.raises(TypeError, match="iterable"):
+        M.profile_distance(["a"], 3, vecs)
+    with pytest.raises(TypeError):
+        M.profile_distance(["a"], ["b"], [[1, 0], [0, 1]])
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.data())
+def test_mean_profile_distance_equals_mean_of_per_user(data):
+    rng = np.random.default_rng(data.draw(st.integers(0, 10_000)))
+    vecs = pd.DataFrame(rng.integers(0, 3, size=(12, 4)).astype(float), index=[f"i{j}" for j in range(12)])
+    items = list(vecs.index)
+    n_users = data.draw(st.integers(1, 6))
+    lists = {u: list(rng.choice(items, size=rng.integers(1, 5), replace=False)) for u in range(n_users)}
+    hists = {u: list(rng.choice(items, size=rng.integers(1, 8))) for u in range(n_users)}
+    per_user = [M.profile_distance(lists[u], hists[u], vecs) for u in lists]
+    assert M.mean_profile_distance(lists, pd.Series(hists), vecs) == pytest.approx(np.mean(per_user), abs=1e-12)
+
+
+def test_mean_profile_distance_errors():
+    vecs = {"a": [1, 0], "b": [0, 1]}
+    with pytest.raises(ValueError, match="no entry"):
+        M.mean_profile_distance({1: ["a"]}, {2: ["b"]}, vecs)
+    with pytest.raises(ValueError, match="recommended_lists is empty"):
+        M.mean_profile_distance({}, {}, vecs)
+    with pytest.raises(ValueError, match="is empty"):
+        M.mean_profile_distance({1: []}, {1: ["a"]}, vecs)
+    with pytest.raises(ValueError, match="empty"):
+        M.mean_profile_distance({1: ["a"]}, {1: []}, vecs)
+    with pytest.raises(ValueError, match="no vector"):
+        M.mean_profile_distance({1: ["q"]}, {1: ["a"]}, vecs)
+    with pytest.raises(TypeError, match="mapping"):
+        M.mean_profile_distance([["a"]], {1: ["a"]}, vecs)
