@@ -11,7 +11,7 @@ the clones on the training frame.
 
 The strategies, by Burke's (2002) families:
 
-* :class:`WeightedHybrid` (weighted): :math:`\sum_c w_c\,\hat r^{(c)}_{ui}` with fixed
+* :class:`WeightedHybrid` (weighted): :math:`\sum_m w_m\,\hat r^{(m)}_{ui}` with fixed
   or learned (non-negative least squares) weights;
 * :class:`SwitchingHybrid` (switching): the fallback model for cold pairs, the
   primary model otherwise;
@@ -488,7 +488,7 @@ class WeightedHybrid(_Hybrid):
 
     .. math::
 
-        \hat r_{ui} = \sum_{c=1}^{C} w_c\, \hat r^{(c)}_{ui}, \qquad w_c \ge 0.
+        \hat r_{ui} = \sum_{m=1}^{M} w_m\, \hat r^{(m)}_{ui}, \qquad w_m \ge 0.
 
     Fixed weights are rescaled to sum to 1 (``weights=(0.7, 0.3)`` is the
     classic "70 % collaborative, 30 % content" mix); ``weights=None`` gives
@@ -499,7 +499,7 @@ class WeightedHybrid(_Hybrid):
     .. math::
 
         \mathbf w = \arg\min_{\mathbf w \ge 0}
-        \sum_{(u,i,r) \in V} \Big(r - \sum_c w_c \hat r^{(c)}_{ui}\Big)^2,
+        \sum_{(u,i,r) \in V} \Big(r - \sum_m w_m \hat r^{(m)}_{ui}\Big)^2,
 
     where the components are first fitted on the training data minus
     :math:`V` and then refitted on all of it. :math:`V` is cut from the
@@ -513,7 +513,7 @@ class WeightedHybrid(_Hybrid):
     opposite sign.
 
     **Top-K.** ``recommend``/``score_items`` mix per-user standardised scores
-    :math:`\sum_c w_c\,\tilde s^{(c)}_{ui}` (``normalize``, see
+    :math:`\sum_m w_m\,\tilde s^{(m)}_{ui}` (``normalize``, see
     :func:`normalize_scores`), because components score on different scales.
     With weights :math:`(1, 0, \dots)` both ``predict`` and the ranking equal
     the first model's.
@@ -643,7 +643,7 @@ class SwitchingHybrid(_Hybrid):
     .. math::
 
         \hat r_{ui} = \begin{cases}
-            \hat r^{\text{primary}}_{ui} & n_u \ge m_U \text{ and } n_i \ge m_I,\\
+            \hat r^{\text{primary}}_{ui} & n_u \ge t_U \text{ and } n_i \ge t_I,\\
             \hat r^{\text{fallback}}_{ui} & \text{otherwise.}
         \end{cases}
 
@@ -658,7 +658,7 @@ class SwitchingHybrid(_Hybrid):
     primary, fallback : Recommender
         Unfitted components.
     min_user_ratings, min_item_ratings : int
-        Thresholds :math:`m_U, m_I` (non-negative).
+        Thresholds :math:`t_U, t_I` (non-negative).
     normalize : {"zscore", "minmax", "none"}
         Per-user score normalisation for top-K. Use ``"none"`` when both
         models predict ratings on the same scale.
@@ -1199,12 +1199,12 @@ class StackingHybrid(_Hybrid):
     (:func:`recbook.split.kfold` with ``seed``). For each fold, fresh clones of
     the components are fitted on the other folds and predict the fold, so every
     training rating :math:`r_{ui}` gets *out-of-fold* predictions
-    :math:`\hat r^{(1)}_{ui}, \dots, \hat r^{(C)}_{ui}` from models that never
+    :math:`\hat r^{(1)}_{ui}, \dots, \hat r^{(M)}_{ui}` from models that never
     saw it. A meta-learner :math:`g` then learns
 
     .. math::
 
-        r_{ui} \approx g\big(\hat r^{(1)}_{ui}, \dots, \hat r^{(C)}_{ui}
+        r_{ui} \approx g\big(\hat r^{(1)}_{ui}, \dots, \hat r^{(M)}_{ui}
         [, \log(1+n_u), \log(1+n_i)]\big),
 
     and the components are refitted on all training data. With the default
@@ -1341,10 +1341,10 @@ class AdaptiveHybrid(_Hybrid):
 
     .. math::
 
-        w_c(\mathbf z) = \frac{\exp(\alpha_c + \boldsymbol\beta_c^\top \mathbf z)}
-                              {\sum_{c'} \exp(\alpha_{c'} + \boldsymbol\beta_{c'}^\top \mathbf z)},
+        w_m(\mathbf z) = \frac{\exp(\alpha_m + \boldsymbol\beta_m^\top \mathbf z)}
+                              {\sum_{m'} \exp(\alpha_{m'} + \boldsymbol\beta_{m'}^\top \mathbf z)},
         \qquad
-        \hat r_{ui} = \sum_c w_c(\mathbf z_{ui})\, \hat r^{(c)}_{ui}.
+        \hat r_{ui} = \sum_m w_m(\mathbf z_{ui})\, \hat r^{(m)}_{ui}.
 
     The gate's parameters minimise the squared error on a validation split of
     the training data (components fitted on the rest) plus
@@ -1393,7 +1393,7 @@ class AdaptiveHybrid(_Hybrid):
     ----------
     models_ : list of Recommender
     gate_coef_ : numpy.ndarray, shape (n_models, 1 + len(context))
-        :math:`[\alpha_c, \boldsymbol\beta_c]` per component.
+        :math:`[\alpha_m, \boldsymbol\beta_m]` per component.
     validation_rmse_ : dict
         Validation RMSE of each component, of their equal-weight mix and of the gated mix.
     """
@@ -1882,8 +1882,8 @@ def explain_hybrid(hybrid: Recommender, user: Any, k: int = 10, names: Sequence[
 
     References
     ----------
-    N. Tintarev and J. Masthoff, "Explaining recommendations: design and
-    evaluation", in *Recommender Systems Handbook*, 2015.
+    N. Tintarev and J. Masthoff, "A survey of explanations in recommender
+    systems", ICDE Workshops 2007.
     """
     if not isinstance(hybrid, (WeightedHybrid, SwitchingHybrid, AdaptiveHybrid)):
         raise TypeError(
