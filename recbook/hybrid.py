@@ -11,7 +11,7 @@ the clones on the training frame.
 
 The strategies, by Burke's (2002) families:
 
-* :class:`WeightedHybrid` (weighted): :math:`\sum_c w_c\,\hat r^{(c)}_{ui}` with fixed
+* :class:`WeightedHybrid` (weighted): :math:`\sum_m w_m\,\hat r^{(m)}_{ui}` with fixed
   or learned (non-negative least squares) weights;
 * :class:`SwitchingHybrid` (switching): the fallback model for cold pairs, the
   primary model otherwise;
@@ -27,6 +27,20 @@ The strategies, by Burke's (2002) families:
   activity sets each pair's weights;
 * :class:`MetaLevelHybrid` (meta-level): user-KNN whose similarities come from
   content profiles (the content *model* is the collaborative step's input).
+
+Beyond accuracy (section 5.3):
+
+* :func:`mmr_rerank` and :class:`MMRReranker`: maximal marginal relevance
+  (Carbonell & Goldstein, 1998) re-ranks a model's candidates for relevance
+  and variety over item features;
+* :func:`explain_hybrid`: each component's contribution to every item of a
+  user's list, for the hybrids that add weighted component scores.
+
+The learned combiners (:class:`WeightedHybrid` with ``learn_weights``,
+:class:`AdaptiveHybrid`) learn on the validation split of a named protocol
+(:meth:`recbook.evaluate.Protocol.validation_split` of the training data,
+``validation=``), so that the validation data look like the task the hybrid
+is evaluated on.
 
 **Shared conventions.**
 
@@ -61,7 +75,7 @@ from sklearn.base import clone
 
 from recbook.base import Recommender, _as_1d, check_interactions, check_k, top_k
 from recbook.cf.knn import KNN
-from recbook.utils import check_fraction, check_int, check_seed
+from recbook.utils import check_int, check_seed
 
 __all__ = [
     "normalize_scores",
@@ -74,9 +88,14 @@ __all__ = [
     "StackingHybrid",
     "AdaptiveHybrid",
     "MetaLevelHybrid",
+    "mmr_rerank",
+    "MMRReranker",
+    "explain_hybrid",
 ]
 
 _NORMALIZERS = ("zscore", "minmax", "none")
+#: Protocols whose ``validation_split`` a learned combiner can learn on (recbook.evaluate.PROTOCOLS).
+_VALIDATION = ("rating", "topk", "cold-items", "cold-users")
 _CHUNK = 262_144  # rows per call of a scikit-learn learner at scoring time
 
 
@@ -105,6 +124,17 @@ def _check_models(models: Any, name: str = "models", min_len: int = 1) -> list[R
 def _check_normalize(value: Any) -> str:
     if value not in _NORMALIZERS:
         raise ValueError(f"normalize must be one of {_NORMALIZERS}, got {value!r}")
+    return value
+
+
+def _check_validation(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"validation must be a protocol name (a str), got {type(value).__name__}")
+    if value not in _VALIDATION:
+        raise ValueError(
+            f"validation must name one of the protocols {_VALIDATION} whose validation split "
+            f"the combiner learns on, got {value!r}"
+        )
     return value
 
 
@@ -445,11 +475,11 @@ class _Hybrid(Recommender):
             scores[known[seen.row], seen.col] = -np.inf
         return scores
 
-    def _validation_split(self, frame: pd.DataFrame, validation_size: float, seed: int):
-        from recbook.split import random_split
+    def _validation_split(self, frame: pd.DataFrame, validation: str, seed: int):
+        """``(fit part, validation part)`` of ``frame``: the named protocol's :meth:`validation_split`."""
+        from recbook.evaluate import get_protocol
 
-        fit_part, val = random_split(frame, test_size=validation_size, seed=seed)
-        return fit_part, val
+        return get_protocol(validation).validation_split(frame, seed=seed)
 
 
 # ================================================================= weighted
@@ -458,7 +488,7 @@ class WeightedHybrid(_Hybrid):
 
     .. math::
 
-        \hat r_{ui} = \sum_{c=1}^{C} w_c\, \hat r^{(c)}_{ui}, \qquad w_c \ge 0.
+        \hat r_{ui} = \sum_{m=1}^{M} w_m\, \hat r^{(m)}_{ui}, \qquad w_m \ge 0.
 
     Fixed weights are rescaled to sum to 1 (``weights=(0.7, 0.3)`` is the
     classic "70 % collaborative, 30 % content" mix); ``weights=None`` gives
@@ -469,17 +499,21 @@ class WeightedHybrid(_Hybrid):
     .. math::
 
         \mathbf w = \arg\min_{\mathbf w \ge 0}
-        \sum_{(u,i,r) \in V} \Big(r - \sum_c w_c \hat r^{(c)}_{ui}\Big)^2,
+        \sum_{(u,i,r) \in V} \Big(r - \sum_m w_m \hat r^{(m)}_{ui}\Big)^2,
 
     where the components are first fitted on the training data minus
-    :math:`V` (``validation_size`` of it, :func:`recbook.split.random_split`
-    with ``seed``) and then refitted on all of it. Learned weights are used as
-    found (no intercept; they need not sum to exactly 1). Non-negativity keeps
-    them interpretable and stops two correlated models from cancelling each
-    other with large weights of opposite sign.
+    :math:`V` and then refitted on all of it. :math:`V` is cut from the
+    training data by the ``validation`` protocol's
+    :meth:`recbook.evaluate.Protocol.validation_split` with ``seed`` (the
+    default ``"rating"``: 10 % of the ratings at random; ``"cold-items"``:
+    every rating of 15 % of the items, so that the weights are learned on new
+    items). Learned weights are used as found (no intercept; they need not
+    sum to exactly 1). Non-negativity keeps them interpretable and stops two
+    correlated models from cancelling each other with large weights of
+    opposite sign.
 
     **Top-K.** ``recommend``/``score_items`` mix per-user standardised scores
-    :math:`\sum_c w_c\,\tilde s^{(c)}_{ui}` (``normalize``, see
+    :math:`\sum_m w_m\,\tilde s^{(m)}_{ui}` (``normalize``, see
     :func:`normalize_scores`), because components score on different scales.
     With weights :math:`(1, 0, \dots)` both ``predict`` and the ranking equal
     the first model's.
@@ -494,10 +528,11 @@ class WeightedHybrid(_Hybrid):
         Learn the weights on a validation split (``weights`` must be None).
     normalize : {"zscore", "minmax", "none"}
         Per-user score normalisation for top-K.
-    validation_size : float
-        Fraction of the training data held out to learn the weights.
+    validation : {"rating", "topk", "cold-items", "cold-users"}
+        The protocol whose validation split of the training data the weights
+        are learned on (used with ``learn_weights`` only).
     seed : int
-        Seed of the validation split.
+        Seed of the validation split (the protocol adds 100).
 
     Attributes
     ----------
@@ -519,14 +554,14 @@ class WeightedHybrid(_Hybrid):
         weights: Sequence[float] | None = None,
         learn_weights: bool = False,
         normalize: str = "zscore",
-        validation_size: float = 0.1,
+        validation: str = "rating",
         seed: int = 0,
     ) -> None:
         self.models = models
         self.weights = weights
         self.learn_weights = learn_weights
         self.normalize = normalize
-        self.validation_size = validation_size
+        self.validation = validation
         self.seed = seed
         self._check_params()
 
@@ -534,7 +569,7 @@ class WeightedHybrid(_Hybrid):
         models = _check_models(self.models)
         learn = _check_bool("learn_weights", self.learn_weights)
         _check_normalize(self.normalize)
-        check_fraction("validation_size", self.validation_size)
+        _check_validation(self.validation)
         check_seed(self.seed)
         if self.weights is not None:
             if learn:
@@ -560,7 +595,7 @@ class WeightedHybrid(_Hybrid):
 
         n = len(self.models)
         if self.learn_weights:
-            fit_part, val = self._validation_split(frame, self.validation_size, self.seed)
+            fit_part, val = self._validation_split(frame, self.validation, self.seed)
             y = val["rating"].to_numpy(dtype=np.float64)
             P = np.column_stack(
                 [clone(m).fit(fit_part).predict(val["user"].to_numpy(), val["item"].to_numpy()) for m in self.models]
@@ -592,6 +627,11 @@ class WeightedHybrid(_Hybrid):
                 out += w * normalize_scores(self._comp_scores(c, u), self.normalize)
         return out
 
+    def _score_parts(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights and normalised scores, each ``(len(u), n_items_, n_models)``: the score is their product summed."""
+        Z = np.stack([normalize_scores(self._comp_scores(c, u), self.normalize) for c in range(len(self.models_))], axis=2)
+        return np.broadcast_to(self.weights_, Z.shape), Z
+
 
 # ================================================================ switching
 class SwitchingHybrid(_Hybrid):
@@ -603,7 +643,7 @@ class SwitchingHybrid(_Hybrid):
     .. math::
 
         \hat r_{ui} = \begin{cases}
-            \hat r^{\text{primary}}_{ui} & n_u \ge m_U \text{ and } n_i \ge m_I,\\
+            \hat r^{\text{primary}}_{ui} & n_u \ge t_U \text{ and } n_i \ge t_I,\\
             \hat r^{\text{fallback}}_{ui} & \text{otherwise.}
         \end{cases}
 
@@ -618,7 +658,7 @@ class SwitchingHybrid(_Hybrid):
     primary, fallback : Recommender
         Unfitted components.
     min_user_ratings, min_item_ratings : int
-        Thresholds :math:`m_U, m_I` (non-negative).
+        Thresholds :math:`t_U, t_I` (non-negative).
     normalize : {"zscore", "minmax", "none"}
         Per-user score normalisation for top-K. Use ``"none"`` when both
         models predict ratings on the same scale.
@@ -682,6 +722,14 @@ class SwitchingHybrid(_Hybrid):
             fb = normalize_scores(self._comp_scores(1, u), self.normalize)
             out[cold] = fb[cold]
         return out
+
+    def _score_parts(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weights (1 for the model that serves the pair, else 0) and normalised scores, ``(len(u), n_items_, 2)``."""
+        cold = self._cold_idx(
+            np.repeat(u, self.n_items_), np.tile(np.arange(self.n_items_), len(u))
+        ).reshape(len(u), self.n_items_)
+        Z = np.stack([normalize_scores(self._comp_scores(c, u), self.normalize) for c in (0, 1)], axis=2)
+        return np.stack([~cold, cold], axis=2).astype(np.float64), Z
 
 
 # ==================================================================== mixed
@@ -1151,12 +1199,12 @@ class StackingHybrid(_Hybrid):
     (:func:`recbook.split.kfold` with ``seed``). For each fold, fresh clones of
     the components are fitted on the other folds and predict the fold, so every
     training rating :math:`r_{ui}` gets *out-of-fold* predictions
-    :math:`\hat r^{(1)}_{ui}, \dots, \hat r^{(C)}_{ui}` from models that never
+    :math:`\hat r^{(1)}_{ui}, \dots, \hat r^{(M)}_{ui}` from models that never
     saw it. A meta-learner :math:`g` then learns
 
     .. math::
 
-        r_{ui} \approx g\big(\hat r^{(1)}_{ui}, \dots, \hat r^{(C)}_{ui}
+        r_{ui} \approx g\big(\hat r^{(1)}_{ui}, \dots, \hat r^{(M)}_{ui}
         [, \log(1+n_u), \log(1+n_i)]\big),
 
     and the components are refitted on all training data. With the default
@@ -1293,27 +1341,31 @@ class AdaptiveHybrid(_Hybrid):
 
     .. math::
 
-        w_c(\mathbf z) = \frac{\exp(\alpha_c + \boldsymbol\beta_c^\top \mathbf z)}
-                              {\sum_{c'} \exp(\alpha_{c'} + \boldsymbol\beta_{c'}^\top \mathbf z)},
+        w_m(\mathbf z) = \frac{\exp(\alpha_m + \boldsymbol\beta_m^\top \mathbf z)}
+                              {\sum_{m'} \exp(\alpha_{m'} + \boldsymbol\beta_{m'}^\top \mathbf z)},
         \qquad
-        \hat r_{ui} = \sum_c w_c(\mathbf z_{ui})\, \hat r^{(c)}_{ui}.
+        \hat r_{ui} = \sum_m w_m(\mathbf z_{ui})\, \hat r^{(m)}_{ui}.
 
     The gate's parameters minimise the squared error on a validation split of
     the training data (components fitted on the rest) plus
     :math:`\ell_2` times the squared parameters, by L-BFGS with an analytic
     gradient; then the components are refitted on all training data and the
-    gate is kept. The counts of the validation stage come from the data the
-    components were fitted on (90 % of the training data by default), those
-    at prediction time from all of it: a small shift, :math:`\log(1/0.9)
-    \approx 0.1` in :math:`\log n`.
+    gate is kept. The validation split is the ``validation`` protocol's
+    :meth:`recbook.evaluate.Protocol.validation_split` with ``seed`` (the
+    default ``"rating"``: 10 % of the ratings at random). The counts of the
+    validation stage come from the data the components were fitted on (90 %
+    of the training data by default), those at prediction time from all of
+    it: a small shift, :math:`\log(1/0.9) \approx 0.1` in :math:`\log n`.
 
     **Validation that looks like deployment.** A gate can only learn about
     contexts its validation data contain: a random split of ratings has
     almost no pair with an unrated item, so the gate would extrapolate to new
     items. With ``cold_item_fraction`` :math:`> 0`, that fraction of the
     training *items* is held out entirely and all their ratings join the
-    validation set, so the gate sees :math:`n_i = 0` pairs -- use it when new
-    items matter at test time.
+    validation set (the rest is split by ``validation``), so the gate sees
+    both warm pairs and :math:`n_i = 0` pairs -- use it when new items matter
+    at test time. ``validation="cold-items"`` or ``"cold-users"`` instead
+    learns the gate on the new-item or new-user situation alone.
 
     This is an offline, honestly evaluable form of adaptivity; a bandit that
     picks the component per user from live feedback (e.g. LinUCB, Li et al.,
@@ -1329,8 +1381,9 @@ class AdaptiveHybrid(_Hybrid):
     l2 : float
         Ridge penalty on the gate's parameters.
     normalize : {"zscore", "minmax", "none"}
-    validation_size : float
-        Fraction of the (remaining) training ratings held out for the gate.
+    validation : {"rating", "topk", "cold-items", "cold-users"}
+        The protocol whose validation split of the (remaining) training data
+        the gate is learned on.
     cold_item_fraction : float
         Fraction of training items whose ratings all go to the validation set
         (in ``[0, 1)``; drawn with ``seed``).
@@ -1340,7 +1393,7 @@ class AdaptiveHybrid(_Hybrid):
     ----------
     models_ : list of Recommender
     gate_coef_ : numpy.ndarray, shape (n_models, 1 + len(context))
-        :math:`[\alpha_c, \boldsymbol\beta_c]` per component.
+        :math:`[\alpha_m, \boldsymbol\beta_m]` per component.
     validation_rmse_ : dict
         Validation RMSE of each component, of their equal-weight mix and of the gated mix.
     """
@@ -1353,7 +1406,7 @@ class AdaptiveHybrid(_Hybrid):
         context: Sequence[str] = ("user_count", "item_count"),
         l2: float = 1e-3,
         normalize: str = "zscore",
-        validation_size: float = 0.1,
+        validation: str = "rating",
         cold_item_fraction: float = 0.0,
         seed: int = 0,
     ) -> None:
@@ -1361,7 +1414,7 @@ class AdaptiveHybrid(_Hybrid):
         self.context = context
         self.l2 = l2
         self.normalize = normalize
-        self.validation_size = validation_size
+        self.validation = validation
         self.cold_item_fraction = cold_item_fraction
         self.seed = seed
         self._check_params()
@@ -1377,7 +1430,7 @@ class AdaptiveHybrid(_Hybrid):
         if isinstance(lam, bool) or not isinstance(lam, (int, float, np.integer, np.floating)) or not np.isfinite(lam) or lam < 0:
             raise ValueError(f"l2 must be a finite non-negative number, got {lam!r}")
         _check_normalize(self.normalize)
-        check_fraction("validation_size", self.validation_size)
+        _check_validation(self.validation)
         c = self.cold_item_fraction
         if isinstance(c, bool) or not isinstance(c, (int, float, np.integer, np.floating)) or not 0.0 <= c < 1.0:
             raise ValueError(f"cold_item_fraction must be a number in [0, 1), got {c!r}")
@@ -1389,12 +1442,12 @@ class AdaptiveHybrid(_Hybrid):
     def _gate_split(self, frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
         """Fit part and validation part: random ratings, plus every rating of some held-out items."""
         if self.cold_item_fraction == 0:
-            return self._validation_split(frame, self.validation_size, self.seed)
+            return self._validation_split(frame, self.validation, self.seed)
         items = pd.unique(frame["item"])
         n_cold = min(max(1, int(round(self.cold_item_fraction * len(items)))), len(items) - 1)
         cold = items[np.random.default_rng([self.seed, 1]).choice(len(items), size=n_cold, replace=False)]
         is_cold = frame["item"].isin(cold).to_numpy()
-        fit_part, val = self._validation_split(frame.iloc[~is_cold], self.validation_size, self.seed)
+        fit_part, val = self._validation_split(frame.iloc[~is_cold], self.validation, self.seed)
         return fit_part, pd.concat([val, frame.iloc[is_cold]])
 
     def _context(self, cu: np.ndarray, ci: np.ndarray) -> np.ndarray:
@@ -1455,6 +1508,15 @@ class AdaptiveHybrid(_Hybrid):
         for c in range(len(self.models_)):
             out += W[:, c].reshape(len(u), n_items) * normalize_scores(self._comp_scores(c, u), self.normalize)
         return out
+
+    def _score_parts(self, u: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Gate weights and normalised scores, each ``(len(u), n_items_, n_models)``."""
+        n_items = self.n_items_
+        uu = np.repeat(u, n_items)
+        ii = np.tile(np.arange(n_items, dtype=np.int64), len(u))
+        W = self._gate(self._context(*self._counts(uu, ii))).reshape(len(u), n_items, -1)
+        Z = np.stack([normalize_scores(self._comp_scores(c, u), self.normalize) for c in range(len(self.models_))], axis=2)
+        return W, Z
 
 
 # =============================================================== meta-level
@@ -1519,3 +1581,343 @@ class MetaLevelHybrid(KNN):
         sim = np.asarray(cosine_similarity(profiles.matrix), dtype=np.float64)
         np.fill_diagonal(sim, 1.0)
         self.sim_ = sim
+
+
+# ============================================================ diversity: MMR
+def _check_relevance_weight(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"relevance_weight must be a number in [0, 1], got {type(value).__name__}")
+    if not (np.isfinite(value) and 0.0 <= value <= 1.0):
+        raise ValueError(f"relevance_weight must be a number in [0, 1], got {value!r}")
+    return float(value)
+
+
+def mmr_rerank(
+    scores: Any,
+    similarity: Any,
+    k: int = 10,
+    relevance_weight: float = 0.5,
+    n_candidates: int | None = None,
+) -> np.ndarray:
+    r"""Maximal marginal relevance: re-rank each row's candidates for relevance *and* novelty.
+
+    A list ranked by score alone often repeats itself: the ten films a model
+    likes best for a user may be ten films of one kind. Maximal marginal
+    relevance (MMR; Carbonell & Goldstein, 1998) builds the list greedily.
+    With :math:`C_u` the ``n_candidates`` best-scored items of row :math:`u`,
+    their scores rescaled to :math:`[0, 1]` (min-max over :math:`C_u`,
+    :math:`\tilde s_{ui}`), and :math:`S` the items already chosen, the next
+    item is
+
+    .. math::
+
+        i^{*} = \operatorname*{arg\,max}_{i \in C_u \setminus S}
+        \Big[\eta\, \tilde s_{ui} - (1 - \eta) \max_{j \in S} \operatorname{sim}(i, j)\Big],
+        \qquad \max_{j \in \emptyset} = 0,
+
+    where :math:`\eta` (``relevance_weight``; Carbonell and Goldstein write
+    :math:`\lambda`) trades relevance against similarity to what the list
+    already holds. :math:`\eta = 1` is the score ranking itself; smaller
+    :math:`\eta` pushes near-duplicates of chosen items down. The first item
+    is always the best-scored one (for :math:`\eta > 0`). Because the list is
+    built greedily, the first :math:`K` items of a longer MMR list are the MMR
+    list of length :math:`K`.
+
+    Ties in the bracket go to the lower column index, the rule of
+    :func:`recbook.base.top_k`. Entries of ``scores`` that are ``-inf`` or NaN
+    (masked items) come after every finite one, lower column first, as in
+    :func:`recbook.base.top_k`; with ``relevance_weight=1`` the result *is*
+    ``top_k(scores, k)``.
+
+    Parameters
+    ----------
+    scores : array-like, shape (n_rows, n_items)
+        One row of scores per user (larger is better).
+    similarity : array-like, shape (n_items, n_items)
+        ``similarity[i, j]`` = :math:`\operatorname{sim}(i, j)`, finite (e.g.
+        the cosine of item feature vectors, in :math:`[0, 1]` for non-negative
+        features such as genres, so that it is on the scale of :math:`\tilde s`).
+    k : int
+        List length (at most ``n_candidates``).
+    relevance_weight : float
+        :math:`\eta \in [0, 1]`.
+    n_candidates : int, optional
+        Size of :math:`C_u` (default: every item).
+
+    Returns
+    -------
+    numpy.ndarray of int64, shape (n_rows, min(k, n_candidates, n_items))
+        Column indices, the chosen order.
+
+    References
+    ----------
+    J. Carbonell and J. Goldstein, "The use of MMR, diversity-based reranking
+    for reordering documents and producing summaries", SIGIR 1998.
+
+    Examples
+    --------
+    >>> sim = np.array([[1, .8, .2, 0], [.8, 1, .1, 0], [.2, .1, 1, 0], [0, 0, 0, 1]])
+    >>> mmr_rerank([[4.0, 3.0, 2.0, 0.0]], sim, k=4, relevance_weight=0.5).tolist()
+    [[0, 2, 3, 1]]
+    """
+    from recbook.base import _finite_or_minus_inf
+
+    try:
+        s = np.array(scores, dtype=np.float64, copy=True)
+    except (TypeError, ValueError):
+        raise TypeError("scores must be a numeric (n_rows, n_items) array") from None
+    if s.ndim == 1:
+        s = s[None, :]
+    if s.ndim != 2 or s.shape[1] == 0:
+        raise ValueError(f"scores must be a 2-D (n_rows, n_items) array with at least one item, got shape {s.shape}")
+    s = _finite_or_minus_inf(s)
+    n_rows, n_items = s.shape
+    try:
+        sim = np.asarray(similarity, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise TypeError("similarity must be a numeric (n_items, n_items) array") from None
+    if sim.shape != (n_items, n_items):
+        raise ValueError(f"similarity must have shape {(n_items, n_items)} (one row and column per item), got {sim.shape}")
+    if not np.all(np.isfinite(sim)):
+        raise ValueError("similarity must be finite")
+    k = check_k(k)
+    eta = _check_relevance_weight(relevance_weight)
+    n_cand = n_items if n_candidates is None else min(check_int("n_candidates", n_candidates), n_items)
+    k = min(k, n_cand)
+    if eta == 1.0:
+        return top_k(s, k)
+    cand = top_k(s, n_cand)  # (n_rows, n_cand): the candidates C_u, best first
+    rel = normalize_scores(np.take_along_axis(s, cand, axis=1), "minmax")  # -inf stays -inf
+    finite = np.isfinite(rel)
+    taken = np.zeros(cand.shape, dtype=bool)
+    max_sim = np.zeros(cand.shape)
+    chosen = np.empty((n_rows, k), dtype=np.int64)
+    rows = np.arange(n_rows)
+    never = np.iinfo(np.int64).max
+    for t in range(k):
+        value = np.where(finite, eta * np.where(finite, rel, 0.0) - (1.0 - eta) * max_sim, -np.inf)
+        value[taken] = -np.inf
+        best = np.where(taken, -np.inf, value).max(axis=1, keepdims=True)
+        is_best = (value == best) & ~taken
+        col = np.where(is_best, cand, never).min(axis=1)  # ties: the lower column index
+        pos = np.argmax(is_best & (cand == col[:, None]), axis=1)
+        chosen[:, t] = col
+        taken[rows, pos] = True
+        max_sim = np.maximum(max_sim, sim[cand, col[:, None]])
+    return chosen
+
+
+class MMRReranker(_Hybrid):
+    r"""A ranking model's lists re-ranked by maximal marginal relevance over item features.
+
+    The base ``model`` scores every item for the user; the user's training
+    items are removed; its ``n_candidates`` best items are re-ordered by
+    :func:`mmr_rerank` with the cosine similarity of the items'
+    ``item_features`` vectors,
+
+    .. math::
+
+        i^{*} = \operatorname*{arg\,max}_{i \in C_u \setminus S}
+        \Big[\eta\, \tilde s_{ui} - (1 - \eta) \max_{j \in S} \cos(\mathbf x_i, \mathbf x_j)\Big],
+
+    so the list trades some relevance (:math:`\tilde s`, the base scores
+    min-max scaled over the candidates) for variety among its items
+    (Carbonell & Goldstein, 1998; Ziegler et al., 2005, do the same with a
+    taxonomy). ``relevance_weight=1`` (:math:`\eta`) returns the base ranking
+    exactly.
+
+    **Scores.** ``score_items`` returns rank-derived scores: the MMR order of
+    the candidates first (the candidate chosen at step :math:`t` scores
+    :math:`|C_u| - t`), then the other items in the base model's order, every
+    one below the candidates. With ``exclude_seen=False`` the seen items
+    come after the candidates. ``predict`` is the base model's: MMR changes
+    lists, not rating estimates.
+
+    **Cost.** The item-item similarity is a dense ``n_items x n_items``
+    matrix (about 23 MB for 1,700 items), and each user costs ``n_candidates``
+    greedy steps over ``n_candidates`` items.
+
+    Parameters
+    ----------
+    model : Recommender
+        The base ranking model. Cloned and fitted on ``fit``'s data, unless
+        ``prefit``.
+    item_features : FeatureMatrix, DataFrame or (ids, matrix)
+        One vector per item (items without one are similar to nothing).
+    relevance_weight : float
+        :math:`\eta \in [0, 1]`.
+    n_candidates : int
+        Size of the candidate set :math:`C_u`.
+    prefit : bool
+        ``model`` is already fitted on the training data that ``fit`` gets,
+        and is used as it is (not cloned, not refitted): sweeping
+        ``relevance_weight`` then costs no refit. :func:`sklearn.base.clone`
+        (and so :meth:`recbook.evaluate.Protocol.run`) returns an unfitted
+        copy of a prefit reranker's model: use ``prefit=False`` there.
+
+    Attributes
+    ----------
+    model_ : Recommender
+        The fitted base model.
+    similarity_ : numpy.ndarray, shape (n_items_, n_items_)
+        Cosine similarity of the catalogue's feature vectors.
+
+    References
+    ----------
+    J. Carbonell and J. Goldstein, SIGIR 1998; C.-N. Ziegler, S. M. McNee,
+    J. A. Konstan and G. Lausen, "Improving recommendation lists through
+    topic diversification", WWW 2005.
+    """
+
+    def __init__(
+        self,
+        model: Recommender,
+        item_features: Any,
+        relevance_weight: float = 0.7,
+        n_candidates: int = 100,
+        prefit: bool = False,
+    ) -> None:
+        self.model = model
+        self.item_features = item_features
+        self.relevance_weight = relevance_weight
+        self.n_candidates = n_candidates
+        self.prefit = prefit
+        self._check_params()
+
+    def _check_params(self) -> None:
+        from recbook.content import as_feature_matrix
+
+        _check_model("model", self.model)
+        self._features = as_feature_matrix(self.item_features, "item_features")
+        _check_relevance_weight(self.relevance_weight)
+        check_int("n_candidates", self.n_candidates, minimum=1)
+        _check_bool("prefit", self.prefit)
+
+    def _fitted_components(self) -> list[Recommender]:
+        return [self.model_]
+
+    def _fit_hybrid(self, frame: pd.DataFrame) -> None:
+        if self.prefit:
+            if not hasattr(self.model, "user_ids_"):
+                raise ValueError("prefit=True needs a fitted model: call model.fit(train) first, or use prefit=False")
+            self.model_ = self.model
+        else:
+            self.model_ = clone(self.model).fit(frame)
+
+    def _align(self) -> None:
+        from recbook.content import cosine_similarity
+
+        super()._align()
+        sim = np.asarray(cosine_similarity(self._features.reindex(self.item_ids_).matrix), dtype=np.float64)
+        self.similarity_ = sim
+
+    def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        return self._comp_predict(0, u, i)
+
+    def _score_users(self, u: np.ndarray) -> np.ndarray:
+        base = self._comp_scores(0, u)
+        masked = self._seen_mask(u, base.copy())
+        n_cand = min(self.n_candidates, self.n_items_)
+        order = mmr_rerank(masked, self.similarity_, k=n_cand, relevance_weight=self.relevance_weight,
+                           n_candidates=n_cand)  # fmt: skip
+        finite = np.isfinite(base)
+        top = base[finite].max() if finite.any() else 0.0
+        out = np.where(finite, base - top - 1.0, -np.inf)  # the tail: every value <= -1, base order
+        rows = np.repeat(np.arange(len(u)), order.shape[1]).reshape(order.shape)
+        ok = np.isfinite(np.take_along_axis(masked, order, axis=1))
+        rank_score = np.broadcast_to(order.shape[1] - np.arange(order.shape[1], dtype=np.float64), order.shape)
+        out[rows[ok], order[ok]] = rank_score[ok]
+        return out
+
+
+# ============================================================ explanations
+def explain_hybrid(hybrid: Recommender, user: Any, k: int = 10, names: Sequence[str] | None = None) -> pd.DataFrame:
+    r"""Why each item of a user's list is there: every component's share of its score.
+
+    For the hybrids that mix per-user normalised component scores
+    (:class:`WeightedHybrid`, :class:`SwitchingHybrid`,
+    :class:`AdaptiveHybrid`), the score of item :math:`i` for user :math:`u` is
+
+    .. math::
+
+        s_{ui} = \sum_m w_m(u, i)\, \tilde s^{(m)}_{ui},
+
+    with :math:`w_m` the fixed weight, the switch (1 for the model that serves
+    the pair, 0 for the other) or the gate's weight, and :math:`\tilde
+    s^{(m)}_{ui}` component :math:`m`'s score standardised over the user's
+    row (:func:`normalize_scores`). Each term :math:`w_m \tilde s^{(m)}_{ui}`
+    is that component's *contribution*; they add up to the score exactly.
+    The component with the largest contribution is the one that put the item
+    in the list (the ``source``); its own rank of the item (among the user's
+    unseen items) says whether it would have recommended the item alone. The
+    evidence behind a component's score comes from the component itself,
+    e.g. :meth:`recbook.content.ContentKNN.explain` (the user's rated items
+    most similar in content).
+
+    Parameters
+    ----------
+    hybrid : WeightedHybrid, SwitchingHybrid or AdaptiveHybrid
+        A fitted hybrid.
+    user : hashable
+        A raw user id.
+    k : int
+        Length of the list to explain (``hybrid.recommend([user], k)``).
+    names : sequence of str, optional
+        One name per component (default: their class names).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per recommended item, best first: ``rank, item, score,
+        source``, then for each component ``<name> weight``, ``<name> score``
+        (normalised), ``<name> contribution`` and ``<name> rank`` (1 = the
+        component's own first choice).
+
+    Raises
+    ------
+    TypeError
+        ``hybrid`` is not one of the three score-mixing hybrids.
+    ValueError
+        ``names`` does not hold one distinct name per component.
+
+    References
+    ----------
+    N. Tintarev and J. Masthoff, "A survey of explanations in recommender
+    systems", ICDE Workshops 2007.
+    """
+    if not isinstance(hybrid, (WeightedHybrid, SwitchingHybrid, AdaptiveHybrid)):
+        raise TypeError(
+            "explain_hybrid explains WeightedHybrid, SwitchingHybrid and AdaptiveHybrid (hybrids that add "
+            f"weighted component scores), got {type(hybrid).__name__}"
+        )
+    hybrid._check_fitted()
+    comps = hybrid._fitted_components()
+    if names is None:
+        names = [type(m).__name__ for m in comps]
+        if len(set(names)) < len(names):
+            names = [f"{n} {j}" for j, n in enumerate(names)]
+    else:
+        if isinstance(names, str) or not isinstance(names, Sequence):
+            raise TypeError(f"names must be a sequence of str, got {type(names).__name__}")
+        names = [str(n) for n in names]
+        if len(names) != len(comps) or len(set(names)) != len(names):
+            raise ValueError(f"names must hold {len(comps)} distinct names, one per component, got {names!r}")
+    recs = hybrid.recommend([user], k=check_k(k))
+    u = hybrid.user_index([user])
+    cols = hybrid.item_index(recs["item"].to_numpy())
+    W, Z = hybrid._score_parts(u)
+    W, Z = W[0], Z[0]
+    contrib = np.where(W == 0, 0.0, W * np.where(np.isfinite(Z), Z, 0.0))
+    out = pd.DataFrame({"rank": recs["rank"].to_numpy(), "item": recs["item"].to_numpy(),
+                        "score": recs["score"].to_numpy()})  # fmt: skip
+    out["source"] = np.asarray(names)[np.argmax(contrib[cols], axis=1)] if len(cols) else []
+    for m, name in enumerate(names):
+        own = hybrid._seen_mask(u, hybrid._comp_scores(m, u))[0]
+        own = np.where(np.isnan(own), -np.inf, own)
+        idx = np.arange(len(own))
+        ranks = [int(np.sum(own > own[c]) + np.sum((own == own[c]) & (idx < c)) + 1) for c in cols]
+        out[f"{name} weight"] = W[cols, m]
+        out[f"{name} score"] = Z[cols, m]
+        out[f"{name} contribution"] = contrib[cols, m]
+        out[f"{name} rank"] = ranks
+    return out

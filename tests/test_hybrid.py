@@ -14,12 +14,16 @@ from recbook.hybrid import (
     CascadeHybrid,
     FeatureCombination,
     MixedHybrid,
+    MMRReranker,
     StackingHybrid,
     SwitchingHybrid,
     WeightedHybrid,
+    explain_hybrid,
     interleave,
+    mmr_rerank,
     normalize_scores,
 )
+from recbook.evaluate import get_protocol
 from recbook.split import random_split
 
 
@@ -160,6 +164,36 @@ def test_weighted_learned_weights_are_nonnegative_and_help(additive):
     assert _rmse(h, test) < best
 
 
+def test_learned_weights_use_the_protocols_validation_split(additive, monkeypatch):
+    """The weights are learned on Protocol.validation_split(train, seed) of the named protocol."""
+    train, _ = additive
+    seen = {}
+    protocol = get_protocol("cold-items")
+    original = type(protocol).validation_split
+
+    def spy(self, frame, seed=None):
+        fit_part, val = original(self, frame, seed)
+        seen[self.name] = (seed, set(val["item"]) - set(fit_part["item"]))
+        return fit_part, val
+
+    monkeypatch.setattr(type(protocol), "validation_split", spy)
+    h = WeightedHybrid([UserMean(), ItemMean()], learn_weights=True, validation="cold-items", seed=3).fit(train)
+    seed, unseen = seen["cold-items"]
+    assert seed == 3 and len(unseen) > 0  # whole items held out: the weights are learned on new items
+    # on new items ItemMean can only give the global mean: the weights move towards UserMean
+    warm = WeightedHybrid([UserMean(), ItemMean()], learn_weights=True, validation="rating", seed=3).fit(train)
+    assert seen["rating"][0] == 3
+    assert h.weights_[0] / h.weights_.sum() > warm.weights_[0] / warm.weights_.sum() + 0.2
+
+
+def test_adaptive_gate_learns_on_the_named_protocols_split(additive):
+    train, _ = additive
+    h = AdaptiveHybrid([UserMean(), ItemMean()], validation="cold-items", seed=1)
+    fit_part, val = h._gate_split(train)
+    want_fit, want_val = get_protocol("cold-items").validation_split(train, seed=1)
+    assert fit_part.equals(want_fit) and val.equals(want_val)
+
+
 def test_weighted_does_not_touch_the_callers_models(additive):
     train, _ = additive
     um = UserMean()
@@ -187,8 +221,10 @@ def test_weighted_bad_input():
         WeightedHybrid([UserMean(), ItemMean()], weights=[0, 0])
     with pytest.raises(ValueError, match="not both"):
         WeightedHybrid([UserMean(), ItemMean()], weights=[1, 1], learn_weights=True)
-    with pytest.raises(ValueError, match="validation_size"):
-        WeightedHybrid([UserMean()], validation_size=1.5)
+    with pytest.raises(ValueError, match="validation must name one of the protocols"):
+        WeightedHybrid([UserMean()], validation="random")
+    with pytest.raises(TypeError, match="validation must be a protocol name"):
+        WeightedHybrid([UserMean()], validation=0.1)
     with pytest.raises(ValueError, match="normalize"):
         WeightedHybrid([UserMean()], normalize="softmax")
     h = WeightedHybrid([UserMean(), ItemMean()])
@@ -389,7 +425,8 @@ def user_world() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def test_adaptive_gate_trusts_user_mean_more_for_heavy_users(user_world):
     train, test = user_world
-    h = AdaptiveHybrid([UserMean(), ItemMean()], seed=0).fit(train)
+    # a per-user validation split (the topk protocol's) holds ratings of every user, light ones included
+    h = AdaptiveHybrid([UserMean(), ItemMean()], validation="topk", seed=0).fit(train)
     n_u = train.groupby("user").size().sort_values(kind="stable")
     item = train["item"].iloc[0]
     w = h.gate_weights(n_u.index.to_numpy(), np.full(len(n_u), item))
@@ -402,7 +439,7 @@ def test_adaptive_gate_trusts_user_mean_more_for_heavy_users(user_world):
     best = min(_rmse(UserMean().fit(train), test), _rmse(ItemMean().fit(train), test))
     got = _rmse(h, test)
     assert got < fixed and got < best, (got, fixed, best)
-    again = AdaptiveHybrid([UserMean(), ItemMean()], seed=0).fit(train)
+    again = AdaptiveHybrid([UserMean(), ItemMean()], validation="topk", seed=0).fit(train)
     np.testing.assert_array_equal(again.gate_coef_, h.gate_coef_)
     recs = h.recommend(train["user"].unique()[:4], k=5)
     assert len(recs) == 20
@@ -436,6 +473,8 @@ def test_adaptive_cold_item_validation_holds_out_whole_items(user_world):
 
 
 def test_adaptive_bad_input():
+    with pytest.raises(ValueError, match="validation must name one of the protocols"):
+        AdaptiveHybrid([UserMean(), ItemMean()], validation="sequential")
     with pytest.raises(ValueError, match="cold_item_fraction"):
         AdaptiveHybrid([UserMean(), ItemMean()], cold_item_fraction=1.0)
     with pytest.raises(ValueError, match="at least 2"):
@@ -511,3 +550,172 @@ def test_meta_level_uses_content_profile_similarity(genre_world):
     assert clone(h).get_params()["k"] == 20
     with pytest.raises(ValueError, match="k must"):
         MetaLevelHybrid(feats, k=0).fit(train)
+
+
+# ============================================================== MMR
+def test_mmr_matches_a_hand_computation():
+    # relevance after min-max: (1, .75, .5, 0); items 0 and 1 are near-duplicates
+    sim = np.array([[1, 0.8, 0.2, 0], [0.8, 1, 0.1, 0], [0.2, 0.1, 1, 0], [0, 0, 0, 1.0]])
+    scores = [[4.0, 3.0, 2.0, 0.0]]
+    # eta = .5: step 2 values: item 1 .375 - .4 = -.025, item 2 .25 - .1 = .15, item 3 0 -> item 2;
+    # step 3: item 1 .375 - .4 = -.025, item 3 0 -> item 3; then item 1
+    assert mmr_rerank(scores, sim, k=4, relevance_weight=0.5).tolist() == [[0, 2, 3, 1]]
+    # eta = .8: step 2: item 1 .6 - .16 = .44 beats item 2 .4 - .04 = .36 -> the score order
+    assert mmr_rerank(scores, sim, k=4, relevance_weight=0.8).tolist() == [[0, 1, 2, 3]]
+    # a greedy list: the first k of a longer list are the list of length k
+    assert mmr_rerank(scores, sim, k=2, relevance_weight=0.5).tolist() == [[0, 2]]
+    # candidates: only the best three are re-ranked
+    assert mmr_rerank(scores, sim, k=3, relevance_weight=0.5, n_candidates=3).tolist() == [[0, 2, 1]]
+
+
+def test_mmr_with_relevance_weight_one_is_the_base_ranking():
+    rng = np.random.default_rng(0)
+    scores = np.round(rng.normal(size=(30, 50)), 1)  # many ties
+    scores[rng.random(scores.shape) < 0.2] = -np.inf  # masked items
+    x = rng.random((50, 4))
+    x /= np.linalg.norm(x, axis=1, keepdims=True)
+    sim = x @ x.T
+    from recbook.base import top_k
+
+    np.testing.assert_array_equal(mmr_rerank(scores, sim, k=10, relevance_weight=1.0), top_k(scores, 10))
+    # eta < 1 with zero similarity keeps the score order too (the second term vanishes)
+    np.testing.assert_array_equal(mmr_rerank(scores, np.zeros((50, 50)), k=10, relevance_weight=0.3),
+                                  top_k(scores, 10))  # fmt: skip
+
+
+def test_mmr_ties_go_to_the_lower_column_and_masked_items_come_last():
+    sim = np.zeros((4, 4))
+    assert mmr_rerank([[1.0, 2.0, 2.0, 1.0]], sim, k=4, relevance_weight=0.5).tolist() == [[1, 2, 0, 3]]
+    assert mmr_rerank([[-np.inf, 1.0, np.nan, 0.5]], sim, k=4, relevance_weight=0.5).tolist() == [[1, 3, 0, 2]]
+    # a constant row: every candidate ties, the lower column first
+    assert mmr_rerank([[3.0, 3.0, 3.0]], np.eye(3), k=3, relevance_weight=0.9).tolist() == [[0, 1, 2]]
+
+
+def test_mmr_bad_input():
+    sim = np.eye(3)
+    with pytest.raises(ValueError, match="relevance_weight"):
+        mmr_rerank([[1.0, 2.0, 3.0]], sim, relevance_weight=1.5)
+    with pytest.raises(TypeError, match="relevance_weight"):
+        mmr_rerank([[1.0, 2.0, 3.0]], sim, relevance_weight="high")
+    with pytest.raises(ValueError, match="shape"):
+        mmr_rerank([[1.0, 2.0, 3.0]], np.eye(4))
+    with pytest.raises(ValueError, match="finite"):
+        mmr_rerank([[1.0, 2.0, 3.0]], np.full((3, 3), np.nan))
+    with pytest.raises(ValueError, match="k must"):
+        mmr_rerank([[1.0, 2.0, 3.0]], sim, k=0)
+    with pytest.raises(ValueError, match="n_candidates"):
+        mmr_rerank([[1.0, 2.0, 3.0]], sim, n_candidates=0)
+    with pytest.raises(ValueError, match="2-D"):
+        mmr_rerank(np.ones((2, 2, 2)), sim)
+    with pytest.raises(TypeError, match="scores"):
+        mmr_rerank([["a", "b", "c"]], sim)
+
+
+def test_mmr_reranker_diversifies_a_models_lists(genre_world):
+    frame, feats, _ = genre_world
+    train, _ = random_split(frame, test_size=0.2, seed=0)
+    base = Popularity().fit(train)
+    users = train["user"].unique()[:10]
+    same = MMRReranker(Popularity(), feats, relevance_weight=1.0, n_candidates=30).fit(train)
+    assert same.recommend(users, k=10)[["user", "item", "rank"]].equals(base.recommend(users, k=10)[["user", "item", "rank"]])
+    div = MMRReranker(Popularity(), feats, relevance_weight=0.3, n_candidates=30).fit(train)
+    got = div.recommend(users, k=10)
+    x = feats.to_numpy() / np.linalg.norm(feats.to_numpy(), axis=1, keepdims=True)
+    pos = {item: j for j, item in enumerate(feats.index)}
+
+    def mean_sim(items):
+        v = x[[pos[i] for i in items]]
+        s = v @ v.T
+        return (s.sum() - np.trace(s)) / (len(items) * (len(items) - 1))
+
+    sims = []
+    for user in users:
+        mine = got[got.user == user]["item"].tolist()
+        theirs = base.recommend([user], k=10)["item"].tolist()
+        assert set(mine) <= set(base.recommend([user], k=30)["item"])  # candidates only
+        assert mine[0] == theirs[0]  # the first item is the most relevant
+        sims.append((mean_sim(mine), mean_sim(theirs)))
+    sims = np.array(sims)
+    assert sims[:, 0].mean() < sims[:, 1].mean() - 0.01  # the lists are less alike on average
+    # the scores put the MMR list first, in order, every other item after it
+    s = div.score_items(users[:1])[0]
+    order = div.item_index(got[got.user == users[0]]["item"])
+    rest = np.setdiff1d(np.arange(len(s)), order)
+    assert np.all(np.diff(s[order]) < 0) and s[order].min() > s[rest].max()
+    # predict is the base model's
+    items = np.full(len(users), train["item"].iloc[0])
+    np.testing.assert_allclose(div.predict(users, items), base.predict(users, items))
+
+
+def test_mmr_reranker_prefit_uses_the_fitted_model(genre_world):
+    frame, feats, _ = genre_world
+    base = Popularity().fit(frame)
+    a = MMRReranker(base, feats, relevance_weight=0.5, n_candidates=20, prefit=True).fit(frame)
+    b = MMRReranker(Popularity(), feats, relevance_weight=0.5, n_candidates=20).fit(frame)
+    assert a.model_ is base and b.model_ is not base
+    assert a.recommend(k=5).equals(b.recommend(k=5))
+    with pytest.raises(ValueError, match="prefit=True needs a fitted model"):
+        MMRReranker(Popularity(), feats, prefit=True).fit(frame)
+    with pytest.raises(ValueError, match="relevance_weight"):
+        MMRReranker(Popularity(), feats, relevance_weight=-0.1)
+    with pytest.raises(ValueError, match="n_candidates"):
+        MMRReranker(Popularity(), feats, n_candidates=0)
+    with pytest.raises(TypeError, match="model"):
+        MMRReranker("popularity", feats)
+    with pytest.raises(TypeError, match="item_features"):
+        MMRReranker(Popularity(), [1, 2, 3])
+    with pytest.raises(TypeError, match="prefit"):
+        MMRReranker(Popularity(), feats, prefit="yes")
+
+
+# ======================================================= explanations
+def test_explain_hybrid_contributions_add_up_to_the_score(additive):
+    train, _ = additive
+    h = WeightedHybrid([UserMean(), ItemMean(), Popularity()], weights=[0.2, 0.5, 0.3]).fit(train)
+    user = train["user"].iloc[0]
+    table = explain_hybrid(h, user, k=6, names=["user mean", "item mean", "popularity"])
+    assert table["item"].tolist() == h.recommend([user], k=6)["item"].tolist()
+    contrib = table[[f"{n} contribution" for n in ("user mean", "item mean", "popularity")]].sum(axis=1)
+    np.testing.assert_allclose(contrib, table["score"], atol=1e-12)
+    np.testing.assert_allclose(table["item mean weight"], 0.5)
+    # UserMean gives every item of a user the same score: it contributes nothing to the ranking
+    np.testing.assert_allclose(table["user mean contribution"], 0.0)
+    z = normalize_scores(ItemMean().fit(train).score_items([user]))[0]
+    item_idx = ItemMean().fit(train).item_index(table["item"])
+    np.testing.assert_allclose(table["item mean score"], z[item_idx])
+    best = np.argmax(table[["user mean contribution", "item mean contribution", "popularity contribution"]].to_numpy(), axis=1)
+    assert table["source"].tolist() == [["user mean", "item mean", "popularity"][b] for b in best]
+    # the component's own rank: rank 1 is its first choice among the user's unseen items
+    pop_top = Popularity().fit(train).recommend([user], k=1)["item"].iloc[0]
+    if pop_top in set(table["item"]):
+        assert table.loc[table["item"] == pop_top, "popularity rank"].iloc[0] == 1
+
+
+def test_explain_hybrid_switching_and_adaptive(random_frame, user_world):
+    h = SwitchingHybrid(BaselineOnly(), ItemMean(), min_user_ratings=0, min_item_ratings=12).fit(random_frame)
+    user = random_frame["user"].iloc[0]
+    table = explain_hybrid(h, user, k=8)
+    served = h.uses_fallback(np.full(len(table), user), table["item"].to_numpy())
+    assert table["source"].tolist() == np.where(served, "ItemMean", "BaselineOnly").tolist()
+    np.testing.assert_array_equal(table["ItemMean weight"], served.astype(float))
+    train, _ = user_world
+    g = AdaptiveHybrid([UserMean(), ItemMean()], seed=0).fit(train)
+    user = train["user"].iloc[0]
+    table = explain_hybrid(g, user, k=5)
+    w = g.gate_weights(np.full(len(table), user), table["item"].to_numpy())
+    np.testing.assert_allclose(table[["UserMean weight", "ItemMean weight"]].to_numpy(), w)
+    np.testing.assert_allclose(table["UserMean contribution"] + table["ItemMean contribution"], table["score"], atol=1e-12)
+
+
+def test_explain_hybrid_bad_input(random_frame):
+    with pytest.raises(TypeError, match="explain_hybrid explains"):
+        explain_hybrid(MixedHybrid([BaselineOnly(), Popularity()]).fit(random_frame), 0)
+    h = WeightedHybrid([BaselineOnly(), BaselineOnly()])
+    with pytest.raises(RuntimeError, match="not fitted"):
+        explain_hybrid(h, 0)
+    h.fit(random_frame)
+    assert list(explain_hybrid(h, 0, k=2).columns[4:6]) == ["BaselineOnly 0 weight", "BaselineOnly 0 score"]
+    with pytest.raises(ValueError, match="distinct names"):
+        explain_hybrid(h, 0, names=["a", "a"])
+    with pytest.raises(TypeError, match="names"):
+        explain_hybrid(h, 0, names="ab")
