@@ -453,10 +453,10 @@ class TopNItemKNN(Recommender):
     The item-item similarity is any of :data:`SIMILARITY_NAMES`, computed as
     :class:`ItemKNN` computes it from the training ratings (the ``rating``
     column; 1.0 when absent). ``"jaccard"`` ignores the rating values and is
-    the natural choice for implicit feedback; the measures computed over
-    common raters only (``"msd"``, ``"cosine"``, ``"pearson"``) give
-    similarity 1 to items that share a single rater, which a sum rewards:
-    raise ``min_support`` with them.
+    the natural choice for implicit feedback. The measures computed over
+    the common raters only can give similarity 1 to two items that share a
+    single rater (``"cosine"`` always, ``"msd"`` when the two ratings are
+    equal), which a sum rewards: raise ``min_support`` with them.
 
     This is a ranking model: ``predict`` returns the unclipped score
     :math:`s_{ui}` (0 for a pair with an unknown item), and an unknown user
