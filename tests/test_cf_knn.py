@@ -10,7 +10,7 @@ import pytest
 from sklearn.base import clone
 
 from recbook.baselines import BaselineOnly
-from recbook.cf import KNN, ItemKNN, UserKNN
+from recbook.cf import KNN, ItemKNN, TopNItemKNN, UserKNN
 from recbook.cf.knn import RULES, select_neighbours
 from tests.conftest import requires_ml100k
 
@@ -289,3 +289,83 @@ def test_predict_before_fit_and_length_mismatch(tiny):
         KNN().predict([1], [10])
     with pytest.raises(ValueError, match="same length"):
         KNN().fit(tiny).predict([1, 2], [10])
+
+
+# ------------------------------------------------------ TopNItemKNN (sum of similarities)
+def test_topn_hand_computed_jaccard_scores(tiny):
+    # raters: item 10 {1, 2, 4}, 20 {1, 3}, 30 {1, 3}, 40 {2}, 50 {3}
+    model = TopNItemKNN(sim="jaccard").fit(tiny)
+    # user 1 rated 10, 20, 30: s(40) = J(40,10) = 1/3; s(50) = J(50,20) + J(50,30) = 1/2 + 1/2
+    np.testing.assert_allclose(model.predict([1, 1], [40, 50]), [1 / 3, 1.0])
+    # a rated item is scored by the user's *other* items: s(10) = J(10,20) + J(10,30) = 1/4 + 1/4
+    assert model.predict([1], [10])[0] == pytest.approx(0.5)
+    # k=1 keeps the single most similar of the user's items
+    np.testing.assert_allclose(TopNItemKNN(k=1).fit(tiny).predict([1, 1], [40, 50]), [1 / 3, 0.5])
+    rec = model.recommend([1], k=2)
+    assert list(rec["item"]) == [50, 40] and list(rec["rank"]) == [1, 2]
+
+
+def test_topn_unknown_ids(tiny):
+    model = TopNItemKNN().fit(tiny)
+    # unknown user: popularity (number of training users); unknown item: 0
+    np.testing.assert_allclose(model.predict([99, 99, 1], [10, 50, 99]), [3.0, 1.0, 0.0])
+    np.testing.assert_allclose(model.score_items([99])[0], model.popularity_)
+    assert model.predict([1], [40])[0] < 5  # ranking scores are not ratings...
+    assert TopNItemKNN().fit(tiny.assign(rating=100.0)).predict([1], [50])[0] == pytest.approx(1.0)  # ...nor clipped
+
+
+@pytest.mark.parametrize("k", [None, 3])
+def test_topn_matches_a_brute_force_sum_of_positive_similarities(random_frame, k):
+    model = TopNItemKNN(k=k, sim="pearson").fit(random_frame)
+    assert (model.sim_ < 0).any()  # negative similarities exist and must be ignored
+    S = model.sim_
+    for user in model.user_ids_[:6]:
+        u = model.user_index([user])[0]
+        items = np.flatnonzero(model.train_[u].toarray().ravel() != 0)  # internal order
+        expected = np.empty(model.n_items_)
+        for i in range(model.n_items_):
+            others = items[items != i]
+            sims = S[i, others]
+            if k is not None:
+                sims = sims[np.argsort(-sims, kind="stable")[:k]]
+            expected[i] = sims[sims > 0].sum()
+        np.testing.assert_allclose(model.score_items([user])[0], expected, atol=1e-12)
+
+
+@pytest.mark.parametrize("k", [None, 4])
+@pytest.mark.parametrize("sim", ["jaccard", "pearson_baseline", "msd"])
+def test_topn_score_items_matches_predict(random_frame, k, sim):
+    model = TopNItemKNN(k=k, sim=sim).fit(random_frame)
+    users = np.array([model.user_ids_[0], model.user_ids_[7], -42])
+    scores = model.score_items(users)
+    grid = model.predict(np.repeat(users, model.n_items_), np.tile(model.item_ids_, 3)).reshape(3, -1)
+    np.testing.assert_allclose(scores, grid, atol=1e-12)
+    assert np.all(np.diag(model.sim_) == 0)
+
+
+def test_topn_recommends_within_a_taste_group_and_clones():
+    # two groups of users with disjoint items: co-occurrence only links items of the same group
+    rng = np.random.default_rng(0)
+    rows = [(u, 100 + (u % 2) * 10 + j, 4.0) for u in range(40) for j in rng.choice(10, size=5, replace=False)]
+    train = pd.DataFrame(rows, columns=["user", "item", "rating"])
+    rec = TopNItemKNN().fit(train).recommend(k=3)
+    group_of_item = (rec["item"] - 100) // 10
+    assert (group_of_item == rec["user"] % 2).all() and (rec["score"] > 0).all()
+    c = clone(TopNItemKNN(k=5, sim="msd"))
+    assert c.get_params() == {"k": 5, "sim": "msd", "min_support": 1, "shrinkage": 100}
+
+
+@pytest.mark.parametrize(
+    "params, error, match",
+    [
+        (dict(k=0), ValueError, "k must be a positive integer"),
+        (dict(k=2.5), TypeError, "k must be a positive integer or None"),
+        (dict(sim=3), TypeError, "sim must be a similarity name"),
+        (dict(sim="euclid"), ValueError, "sim must be one of"),
+        (dict(min_support=-1), ValueError, "min_support must be a non-negative integer"),
+        (dict(shrinkage=-5), ValueError, "shrinkage must be a finite non-negative number"),
+    ],
+)
+def test_topn_bad_parameters(tiny, params, error, match):
+    with pytest.raises(error, match=match):
+        TopNItemKNN(**params).fit(tiny)

@@ -1,6 +1,7 @@
 """Chapter 3: collaborative filtering.
 
-Neighbourhood models (:class:`KNN`, :class:`UserKNN`, :class:`ItemKNN`) and
+Neighbourhood models (:class:`KNN`, :class:`UserKNN`, :class:`ItemKNN`, and the
+ranking model :class:`TopNItemKNN`) and
 their similarities (:mod:`recbook.cf.similarity`), matrix factorisation for
 explicit ratings (:class:`BiasedMF`, :class:`SVDpp`, :class:`ALS`) and for
 implicit feedback (:class:`ImplicitALS`, :class:`BPR`, :class:`EASE`).
@@ -17,6 +18,7 @@ _WHERE = {
     "KNN": "recbook.cf.knn",
     "UserKNN": "recbook.cf.knn",
     "ItemKNN": "recbook.cf.knn",
+    "TopNItemKNN": "recbook.cf.knn",
     "BiasedMF": "recbook.cf.mf",
     "SVDpp": "recbook.cf.mf",
     "ALS": "recbook.cf.mf",

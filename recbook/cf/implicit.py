@@ -84,7 +84,7 @@ class _RankingModel(Recommender):
 # --------------------------------------------------------------------------
 @numba.njit(cache=True)
 def _ials_half(indptr, indices, conf, Y, YtY, reg, out):  # pragma: no cover - compiled
-    """x_u = (Y^T Y + Y_u^T (C_u - I) Y_u + reg I)^{-1} Y_u^T C_u 1 for every row u."""
+    """p_u = (Q^T Q + Q_u^T (C_u - I) Q_u + reg I)^{-1} Q_u^T C_u 1 for every row u (Y = the fixed side)."""
     k = Y.shape[1]
     base = YtY + reg * np.eye(k)
     for uu in range(out.shape[0]):
@@ -104,33 +104,38 @@ def _ials_half(indptr, indices, conf, Y, YtY, reg, out):  # pragma: no cover - c
 class ImplicitALS(_RankingModel):
     r"""Weighted matrix factorisation for implicit feedback (Hu, Koren & Volinsky 2008).
 
-    Every (user, item) pair is a training example: the preference
-    :math:`p_{ui} = 1` if the pair was observed and 0 otherwise, trusted with
-    confidence :math:`c_{ui} = 1 + \alpha r_{ui}` (1 for unobserved pairs).
-    The loss over *all* pairs is
+    Every (user, item) pair is a training example: the observed indicator
+    :math:`o_{ui} = 1` if the pair was observed and 0 otherwise (Hu et al.
+    write :math:`p_{ui}`), trusted with confidence
+    :math:`c_{ui} = 1 + \alpha r_{ui}` (1 for unobserved pairs). The loss over
+    *all* pairs is
 
     .. math::
 
-        \sum_{u,i} c_{ui} (p_{ui} - \mathbf x_u^\top \mathbf y_i)^2
-        + \lambda \Bigl(\sum_u \lVert\mathbf x_u\rVert^2 + \sum_i \lVert\mathbf y_i\rVert^2\Bigr).
+        \sum_{u,i} c_{ui} (o_{ui} - q_i^\top p_u)^2
+        + \lambda \Bigl(\sum_u \lVert p_u\rVert^2 + \sum_i \lVert q_i\rVert^2\Bigr).
 
-    With the item factors fixed, each user's factors solve
+    With the item factors :math:`Q` fixed, each user's factors solve
 
     .. math::
 
-        \bigl(Y^\top Y + Y^\top (C^u - I) Y + \lambda I\bigr)\,\mathbf x_u = Y^\top C^u \mathbf p(u),
+        \bigl(Q^\top Q + Q^\top (C^u - I) Q + \lambda I\bigr)\, p_u = Q^\top C^u o_u,
 
-    where :math:`C^u - I` is non-zero only on the user's items, so the dense
-    :math:`Y^\top Y` is computed once per half-step (the "YtY trick") and each
-    system costs :math:`O(|I_u| f^2 + f^3)` instead of :math:`O(|I| f^2)`.
+    where :math:`C^u` is the diagonal matrix of the user's confidences and
+    :math:`o_u` the user's 0/1 row. :math:`C^u - I` is non-zero only on the
+    user's items, so the dense :math:`Q^\top Q` is computed once per half-step
+    (the ":math:`Y^\top Y` trick" of the paper, whose item factors are
+    :math:`Y`) and each system costs :math:`O(|I_u| d^2 + d^3)` instead of
+    :math:`O(|I| d^2)`.
     Items are solved symmetrically. Systems are solved exactly (LAPACK, in a
     compiled loop, BLAS limited to one thread for these small systems). Factors start at ``RandomState(seed).normal(0, 0.01)``
     (users, then items); one epoch is users then items. The score of a pair is
-    :math:`\mathbf x_u^\top \mathbf y_i`.
+    :math:`q_i^\top p_u`.
 
     Parameters
     ----------
     n_factors : int, default 64
+        Latent dimension :math:`d`.
     n_epochs : int, default 15
     reg : float, default 0.01
         :math:`\lambda` (>= 0).
@@ -285,15 +290,15 @@ class BPR(_RankingModel):
     r"""Bayesian personalised ranking with matrix factorisation (Rendle et al. 2009).
 
     BPR learns from *pairs*: a user should score an item they interacted with,
-    :math:`i \in I_u^+`, above one they did not, :math:`j \notin I_u^+`. With
-    :math:`\hat x_{ui} = \mathbf p_u^\top \mathbf q_i + b_i` and
-    :math:`\hat x_{uij} = \hat x_{ui} - \hat x_{uj}`, it maximises
+    :math:`i \in I_u`, above one they did not, :math:`j \notin I_u`. With the
+    score :math:`\hat r_{ui} = q_i^\top p_u + b_i` and
+    :math:`\hat x_{uij} = \hat r_{ui} - \hat r_{uj}`, it maximises
 
     .. math::
 
         \sum_{(u,i,j)} \ln \sigma(\hat x_{uij})
-        - \lambda \bigl(\lVert\mathbf p_u\rVert^2 + \lVert\mathbf q_i\rVert^2
-        + \lVert\mathbf q_j\rVert^2 + b_i^2 + b_j^2\bigr)
+        - \lambda \bigl(\lVert p_u\rVert^2 + \lVert q_i\rVert^2
+        + \lVert q_j\rVert^2 + b_i^2 + b_j^2\bigr)
 
     by LearnBPR: SGD on triples drawn with replacement -- a positive pair
     :math:`(u, i)` uniformly from the training interactions, then a negative
@@ -302,9 +307,9 @@ class BPR(_RankingModel):
 
     .. math::
 
-        \mathbf p_u &\leftarrow \mathbf p_u + \gamma \bigl(g(\mathbf q_i - \mathbf q_j) - \lambda \mathbf p_u\bigr) \\
-        \mathbf q_i &\leftarrow \mathbf q_i + \gamma (g\,\mathbf p_u - \lambda \mathbf q_i), \quad
-        \mathbf q_j \leftarrow \mathbf q_j + \gamma (-g\,\mathbf p_u - \lambda \mathbf q_j) \\
+        p_u &\leftarrow p_u + \gamma \bigl(g(q_i - q_j) - \lambda p_u\bigr) \\
+        q_i &\leftarrow q_i + \gamma (g\,p_u - \lambda q_i), \quad
+        q_j \leftarrow q_j + \gamma (-g\,p_u - \lambda q_j) \\
         b_i &\leftarrow b_i + \gamma (g - \lambda b_i), \quad
         b_j \leftarrow b_j + \gamma (-g - \lambda b_j).
 
@@ -316,6 +321,7 @@ class BPR(_RankingModel):
     Parameters
     ----------
     n_factors : int, default 64
+        Latent dimension :math:`d`.
     n_epochs : int, default 100
     lr : float, default 0.02
         Step size :math:`\gamma` (> 0).
@@ -400,7 +406,8 @@ class EASE(_RankingModel):
         \min_B \lVert X - XB \rVert_F^2 + \lambda \lVert B \rVert_F^2
         \quad \text{s.t. } \operatorname{diag}(B) = 0 .
 
-    The Lagrangian gives the closed form, with
+    The Lagrangian, with one multiplier :math:`\nu_j` per constraint
+    :math:`B_{jj} = 0`, gives the closed form, with
     :math:`P = (X^\top X + \lambda I)^{-1}`,
 
     .. math::
@@ -408,7 +415,8 @@ class EASE(_RankingModel):
         B = I - P \,\operatorname{diag}(1 / \operatorname{diag}(P)),
         \qquad B_{ij} = -P_{ij} / P_{jj} \ (i \ne j),\ B_{jj} = 0 ,
 
-    and the scores of user :math:`u` are the row :math:`\mathbf x_u B`. The cost
+    and the scores of user :math:`u` are the row :math:`x_u B` (:math:`x_u`
+    the user's row of :math:`X`). The cost
     is one :math:`|I| \times |I|` inversion (memory :math:`O(|I|^2)`), fine for
     a catalogue of a few tens of thousands of items.
 

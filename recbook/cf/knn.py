@@ -70,9 +70,9 @@ import scipy.sparse as sp
 
 from recbook.base import Recommender, select_top
 from recbook.cf import similarity as _similarity
-from recbook.utils import check_int
+from recbook.utils import check_int, check_number
 
-__all__ = ["KNN", "UserKNN", "ItemKNN", "RULES", "SIMILARITY_NAMES"]
+__all__ = ["KNN", "UserKNN", "ItemKNN", "TopNItemKNN", "RULES", "SIMILARITY_NAMES"]
 
 #: Aggregation rules and the Surprise class each reproduces.
 RULES = {
@@ -107,6 +107,32 @@ def select_neighbours(block: np.ndarray, k: int) -> np.ndarray:
     numpy.ndarray of bool, shape (m, n)
     """
     return select_top(block, k)
+
+
+def _similarity_matrix(
+    mat: sp.csr_matrix,
+    sim_name: str,
+    min_support: int,
+    shrinkage: float,
+    baseline: tuple[float, np.ndarray, np.ndarray] | None,
+) -> np.ndarray:
+    """The ``(n, n)`` similarity of the rows of ``mat`` for a name of :data:`SIMILARITY_NAMES`."""
+    if sim_name == "pearson_baseline":
+        return _similarity.pearson_baseline(mat, min_support, shrinkage, baseline=baseline)
+    return _similarity.SIMILARITIES[sim_name](mat, min_support)
+
+
+def _baseline_biases(model: Recommender, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """User and item biases of :class:`~recbook.baselines.BaselineOnly` on every training row."""
+    from recbook.baselines import BaselineOnly
+
+    # fitted on every training row, as Surprise's baseline_als does
+    bl = BaselineOnly().fit(pd.DataFrame({"user": u, "item": i, "rating": r}))
+    bu = np.zeros(model.n_users_)
+    bi = np.zeros(model.n_items_)
+    bu[bl.user_ids_] = bl.bu_
+    bi[bl.item_ids_] = bl.bi_
+    return bu, bi
 
 
 class KNN(Recommender):
@@ -209,14 +235,7 @@ class KNN(Recommender):
         mu = self.global_mean_
 
         if self.rule == "baseline" or sim_name == "pearson_baseline":
-            from recbook.baselines import BaselineOnly
-
-            # fitted on every training row, as Surprise's baseline_als does
-            bl = BaselineOnly().fit(pd.DataFrame({"user": u, "item": i, "rating": r}))
-            self.bu_ = np.zeros(self.n_users_)
-            self.bi_ = np.zeros(self.n_items_)
-            self.bu_[bl.user_ids_] = bl.bu_
-            self.bi_[bl.item_ids_] = bl.bi_
+            self.bu_, self.bi_ = _baseline_biases(self, u, i, r)
 
         # one rating per pair (the last), rows kept in training order
         last = pd.DataFrame({"u": u, "i": i, "r": r}).drop_duplicates(["u", "i"], keep="last")
@@ -225,13 +244,10 @@ class KNN(Recommender):
         n_x, n_y = (self.n_users_, self.n_items_) if ub else (self.n_items_, self.n_users_)
         mat = sp.csr_matrix((r_d, (x, y)), shape=(n_x, n_y))
 
+        baseline = None
         if sim_name == "pearson_baseline":
-            bx, by = (self.bu_, self.bi_) if ub else (self.bi_, self.bu_)
-            self.sim_ = _similarity.pearson_baseline(
-                mat, self._min_support, float(self.shrinkage), baseline=(mu, bx, by)
-            )
-        else:
-            self.sim_ = _similarity.SIMILARITIES[sim_name](mat, self._min_support)
+            baseline = (mu, *((self.bu_, self.bi_) if ub else (self.bi_, self.bu_)))
+        self.sim_ = _similarity_matrix(mat, sim_name, self._min_support, float(self.shrinkage), baseline)
 
         # per-entity mean and population std (two passes, so a constant row has std exactly 0)
         count = np.bincount(x, minlength=n_x).astype(np.float64)
@@ -408,3 +424,147 @@ class ItemKNN(KNN):
     ) -> None:
         super().__init__(k=k, min_k=min_k, sim=sim, user_based=False, min_support=min_support,
                          shrinkage=shrinkage, rule=rule)  # fmt: skip
+
+
+class TopNItemKNN(Recommender):
+    r"""Item-based top-N recommendation: score an item by the *sum* of its similarities to the user's items.
+
+    The rating rules of :class:`KNN` divide by the similarity mass of the
+    neighbourhood, so an item backed by one similar neighbour can reach the
+    top of a list. A top-N recommender keeps that mass as the score
+    (Deshpande & Karypis 2004; the "summed score" of Sarwar et al. 2001):
+
+    .. math::
+
+        s_{ui} = \sum_{j \in N_u^k(i)} \max\bigl(\mathrm{sim}(i, j), 0\bigr),
+
+    where :math:`N_u^k(i)` is the set of the :math:`k` items most similar to
+    :math:`i` among the items :math:`I_u \setminus \{i\}` that user :math:`u`
+    interacted with (all of them when ``k`` is ``None``), chosen exactly as
+    :class:`ItemKNN` chooses neighbours: non-positive similarities may be
+    kept but add nothing, and ties go to the item that appears first in the
+    training data. With ``k=None`` the scores of every item are one product,
+    :math:`s_u = x_u S^+`, with :math:`x_u` the user's 0/1 row and
+    :math:`S^+` the similarity matrix with its negative entries and its
+    diagonal set to 0. With :math:`k`, :math:`s_{ui}` is the denominator of
+    the ``basic`` rule of :class:`ItemKNN`: the amount of evidence, not the
+    average rating.
+
+    The item-item similarity is any of :data:`SIMILARITY_NAMES`, computed as
+    :class:`ItemKNN` computes it from the training ratings (the ``rating``
+    column; 1.0 when absent). ``"jaccard"`` ignores the rating values and is
+    the natural choice for implicit feedback. The measures computed over
+    the common raters only can give similarity 1 to two items that share a
+    single rater (``"cosine"`` always, ``"msd"`` when the two ratings are
+    equal), which a sum rewards: raise ``min_support`` with them.
+
+    This is a ranking model: ``predict`` returns the unclipped score
+    :math:`s_{ui}` (0 for a pair with an unknown item), and an unknown user
+    gets the popularity of each item (its number of training users), as the
+    other ranking models of :mod:`recbook.cf` do.
+
+    Parameters
+    ----------
+    k : int or None, default None
+        Neighbours of the target item among the user's items; ``None`` sums
+        over all of them.
+    sim : str, default "jaccard"
+        One of :data:`SIMILARITY_NAMES` (see :mod:`recbook.cf.similarity`).
+    min_support : int, default 1
+        Item pairs with fewer common users get similarity 0.
+    shrinkage : float, default 100
+        Shrinkage of ``"pearson_baseline"`` (ignored by the other measures).
+
+    Attributes
+    ----------
+    sim_ : numpy.ndarray
+        ``(n_items_, n_items_)`` item-item similarities, diagonal 0.
+    popularity_ : numpy.ndarray
+        Number of training users of each item (the unknown-user fallback).
+
+    References
+    ----------
+    M. Deshpande and G. Karypis, "Item-based top-N recommendation
+    algorithms", ACM TOIS 22(1), 2004.
+    B. Sarwar et al., "Item-based collaborative filtering recommendation
+    algorithms", WWW 2001.
+
+    Examples
+    --------
+    >>> from recbook.cf import TopNItemKNN                      # doctest: +SKIP
+    >>> TopNItemKNN(sim="jaccard").fit(train).recommend([196], k=10)  # doctest: +SKIP
+    """
+
+    _clip = False
+
+    def __init__(self, k: int | None = None, sim: str = "jaccard", min_support: int = 1, shrinkage: float = 100) -> None:
+        self.k = k
+        self.sim = sim
+        self.min_support = min_support
+        self.shrinkage = shrinkage
+
+    def _check_params(self) -> None:
+        if self.k is not None:
+            if isinstance(self.k, (bool, np.bool_)) or not isinstance(self.k, (int, np.integer)):
+                raise TypeError(f"k must be a positive integer or None, got {type(self.k).__name__} {self.k!r}")
+            self._k = check_int("k", self.k, 1)
+        else:
+            self._k = None
+        if not isinstance(self.sim, str):
+            raise TypeError(f"sim must be a similarity name (str), got {type(self.sim).__name__}")
+        if self.sim.lower() not in SIMILARITY_NAMES:
+            raise ValueError(f"sim must be one of {list(SIMILARITY_NAMES)}, got {self.sim!r}")
+        self._min_support = check_int("min_support", self.min_support, 0)
+        self._shrinkage = check_number("shrinkage", self.shrinkage)
+
+    def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
+        self._check_params()
+        sim_name = self.sim.lower()
+        items_by_users = self.train_.T.tocsr()  # last rating of each pair, rows = items
+        baseline = None
+        if sim_name == "pearson_baseline":
+            bu, bi = _baseline_biases(self, u, i, r)
+            baseline = (self.global_mean_, bi, bu)
+        sim = _similarity_matrix(items_by_users, sim_name, self._min_support, self._shrinkage, baseline)
+        np.fill_diagonal(sim, 0.0)  # an item is not its own neighbour
+        self.sim_ = sim
+        self._sim_pos = np.maximum(sim, 0.0)
+        seen = self.train_.tocsr(copy=True)
+        seen.data = np.ones_like(seen.data)
+        seen.sort_indices()
+        self._seen = seen
+        self.popularity_ = np.bincount(seen.indices, minlength=self.n_items_).astype(np.float64)
+
+    def _user_scores(self, user: int) -> np.ndarray:
+        """:math:`s_{ui}` of every item for one known user."""
+        items = self._seen.indices[self._seen.indptr[user] : self._seen.indptr[user + 1]]
+        if self._k is None or len(items) <= self._k:
+            return np.asarray(self._seen[user] @ self._sim_pos).ravel()
+        block = self.sim_[:, items]
+        keep = select_neighbours(block, self._k)
+        keep &= block > 0
+        return (block * keep).sum(axis=1)
+
+    def _score_users(self, u: np.ndarray) -> np.ndarray:
+        u = np.asarray(u, dtype=np.int64)
+        out = np.empty((len(u), self.n_items_))
+        known = u >= 0
+        out[~known] = self.popularity_
+        if self._k is None:
+            if known.any():
+                out[known] = np.asarray(self._seen[u[known]] @ self._sim_pos)
+        else:
+            for row in np.flatnonzero(known):
+                out[row] = self._user_scores(int(u[row]))
+        return out
+
+    def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(u))
+        ki = i >= 0
+        cold = ki & (u < 0)
+        out[cold] = self.popularity_[i[cold]]
+        both = np.flatnonzero(ki & (u >= 0))
+        for user in np.unique(u[both]):
+            rows = both[u[both] == user]
+            out[rows] = self._user_scores(int(user))[i[rows]]
+        return out

@@ -4,15 +4,15 @@ All three fit the latent-factor model of Koren, Bell & Volinsky (2009),
 
 .. math::
 
-    \hat r_{ui} = \mu + b_u + b_i + \mathbf q_i^\top \mathbf p_u ,
+    \hat r_{ui} = \mu + b_u + b_i + q_i^\top p_u ,
 
-with :math:`\mathbf p_u, \mathbf q_i \in \mathbb R^f`, by minimising the
+with :math:`p_u, q_i \in \mathbb R^d`, by minimising the
 regularised squared error over the training ratings :math:`R`
 
 .. math::
 
     \sum_{(u,i) \in R} \bigl(r_{ui} - \hat r_{ui}\bigr)^2
-    + \lambda \bigl(b_u^2 + b_i^2 + \lVert \mathbf q_i \rVert^2 + \lVert \mathbf p_u \rVert^2\bigr).
+    + \lambda \bigl(b_u^2 + b_i^2 + \lVert q_i \rVert^2 + \lVert p_u \rVert^2\bigr).
 
 :class:`BiasedMF` and :class:`SVDpp` minimise it by stochastic gradient
 descent in the exact order of Surprise's ``SVD`` and ``SVDpp`` (so that, with
@@ -102,7 +102,7 @@ def _svd_sgd(u, i, r, mu, bu, bi, pu, qi, lr, reg, n_epochs, history):  # pragma
 
 @numba.njit(cache=True)
 def _svdpp_user_vectors(indptr, indices, pu, yj):  # pragma: no cover
-    """p_u + |N(u)|^{-1/2} sum_{j in N(u)} y_j for every user."""
+    """p_u + |I_u|^{-1/2} sum_{j in I_u} y_j for every user."""
     n_users, k = pu.shape
     out = pu.copy()
     for uu in range(n_users):
@@ -123,11 +123,11 @@ def _svdpp_sgd(u, i, r, indptr, indices, mu, bu, bi, pu, qi, yj, lr, reg, n_epoc
     """Surprise's SVDpp.sgd with the y_j updates of one user's block deferred.
 
     ``u`` must be sorted (user by user). Inside user u's block every y_j,
-    j in N(u), receives the same affine update per rating,
-    y_j <- (1 - lr reg) y_j + lr e q_i / sqrt|N(u)|, so after m ratings
+    j in I_u, receives the same affine update per rating,
+    y_j <- (1 - lr reg) y_j + lr e q_i / sqrt|I_u|, so after m ratings
     y_j = A y_j^start + B with a scalar A and a vector B; the implicit sum is
-    z = A z^start + sqrt|N(u)| B. Applying A, B once at the end of the block
-    is exactly Surprise's per-rating update, at O(|N(u)| f) per user instead
+    z = A z^start + sqrt|I_u| B. Applying A, B once at the end of the block
+    is exactly Surprise's per-rating update, at O(|I_u| d) per user instead
     of per rating.
     """
     n = r.shape[0]
@@ -185,10 +185,10 @@ def _svdpp_sgd(u, i, r, indptr, indices, mu, bu, bi, pu, qi, yj, lr, reg, n_epoc
 # shared prediction code for mu + b_u + b_i + q_i . x_u models
 # --------------------------------------------------------------------------
 class _FactorRatingModel(Recommender):
-    """Prediction for :math:`\\mu + b_u + b_i + \\mathbf q_i^\\top \\mathbf x_u`.
+    """Prediction for :math:`\\mu + b_u + b_i + q_i^\\top x_u`.
 
     Subclasses set ``bu_, bi_, qi_`` and ``_user_vectors`` (the vector
-    :math:`\\mathbf x_u` that multiplies :math:`\\mathbf q_i`).
+    :math:`x_u` that multiplies :math:`q_i`).
     """
 
     _user_vectors: np.ndarray
@@ -225,9 +225,9 @@ class BiasedMF(_FactorRatingModel):
 
     .. math::
 
-        \hat r_{ui} = \mu + b_u + b_i + \mathbf q_i^\top \mathbf p_u, \qquad
+        \hat r_{ui} = \mu + b_u + b_i + q_i^\top p_u, \qquad
         \min \sum_{(u,i)\in R} (r_{ui} - \hat r_{ui})^2
-        + \lambda (b_u^2 + b_i^2 + \lVert\mathbf q_i\rVert^2 + \lVert\mathbf p_u\rVert^2).
+        + \lambda (b_u^2 + b_i^2 + \lVert q_i\rVert^2 + \lVert p_u\rVert^2).
 
     For each training rating, with :math:`e_{ui} = r_{ui} - \hat r_{ui}`
     computed once from the current parameters, SGD takes the steps
@@ -236,10 +236,10 @@ class BiasedMF(_FactorRatingModel):
 
         b_u &\leftarrow b_u + \gamma (e_{ui} - \lambda b_u) \\
         b_i &\leftarrow b_i + \gamma (e_{ui} - \lambda b_i) \\
-        \mathbf p_u &\leftarrow \mathbf p_u + \gamma (e_{ui} \mathbf q_i - \lambda \mathbf p_u) \\
-        \mathbf q_i &\leftarrow \mathbf q_i + \gamma (e_{ui} \mathbf p_u - \lambda \mathbf q_i)
+        p_u &\leftarrow p_u + \gamma (e_{ui} q_i - \lambda p_u) \\
+        q_i &\leftarrow q_i + \gamma (e_{ui} p_u - \lambda q_i)
 
-    (the two factor updates use the *old* :math:`\mathbf p_u, \mathbf q_i`).
+    (the two factor updates use the *old* :math:`p_u, q_i`).
     Everything follows Surprise's ``SVD`` with ``random_state=seed``:
     biases start at 0; ``P`` then ``Q`` are drawn with
     ``np.random.RandomState(seed).normal(0, init_std, ...)``; each epoch visits
@@ -250,7 +250,7 @@ class BiasedMF(_FactorRatingModel):
     Parameters
     ----------
     n_factors : int, default 100
-        Latent dimension :math:`f`.
+        Latent dimension :math:`d`.
     n_epochs : int, default 20
         Passes over the training ratings.
     lr : float, default 0.005
@@ -267,7 +267,7 @@ class BiasedMF(_FactorRatingModel):
     bu_, bi_ : np.ndarray
         User and item biases.
     pu_, qi_ : np.ndarray
-        User factors ``(n_users_, f)`` and item factors ``(n_items_, f)``.
+        User factors ``(n_users_, d)`` and item factors ``(n_items_, d)``.
     history_ : np.ndarray
         Training RMSE after each epoch.
 
@@ -325,36 +325,37 @@ class SVDpp(_FactorRatingModel):
 
     .. math::
 
-        \hat r_{ui} = \mu + b_u + b_i + \mathbf q_i^\top \Bigl(\mathbf p_u
-        + |N(u)|^{-1/2} \sum_{j \in N(u)} \mathbf y_j\Bigr),
+        \hat r_{ui} = \mu + b_u + b_i + q_i^\top \Bigl(p_u
+        + |I_u|^{-1/2} \sum_{j \in I_u} y_j\Bigr),
 
-    where :math:`N(u)` is the set of items :math:`u` rated in training. The
+    where :math:`I_u` is the set of items :math:`u` rated in training. The
     loss is the squared error plus :math:`\lambda` times the squared norms of
     every parameter involved; SGD (Surprise's ``SVDpp`` order and
     initialisation: ``P``, ``Q``, then ``Y`` drawn from
     ``RandomState(seed).normal(0, init_std)``) takes, with
-    :math:`\mathbf z_u = |N(u)|^{-1/2}\sum_{j\in N(u)}\mathbf y_j`,
+    :math:`z_u = |I_u|^{-1/2}\sum_{j\in I_u}y_j`,
 
     .. math::
 
         b_u &\leftarrow b_u + \gamma (e_{ui} - \lambda b_u), \quad
         b_i \leftarrow b_i + \gamma (e_{ui} - \lambda b_i) \\
-        \mathbf p_u &\leftarrow \mathbf p_u + \gamma (e_{ui} \mathbf q_i - \lambda \mathbf p_u) \\
-        \mathbf q_i &\leftarrow \mathbf q_i + \gamma (e_{ui} (\mathbf p_u + \mathbf z_u) - \lambda \mathbf q_i) \\
-        \mathbf y_j &\leftarrow \mathbf y_j + \gamma (e_{ui} |N(u)|^{-1/2} \mathbf q_i - \lambda \mathbf y_j)
-        \quad \forall j \in N(u).
+        p_u &\leftarrow p_u + \gamma (e_{ui} q_i - \lambda p_u) \\
+        q_i &\leftarrow q_i + \gamma (e_{ui} (p_u + z_u) - \lambda q_i) \\
+        y_j &\leftarrow y_j + \gamma (e_{ui} |I_u|^{-1/2} q_i - \lambda y_j)
+        \quad \forall j \in I_u.
 
-    The :math:`\mathbf y_j` step is the same affine map for every
-    :math:`j \in N(u)` and every rating of the user's block, so it is
+    The :math:`y_j` step is the same affine map for every
+    :math:`j \in I_u` and every rating of the user's block, so it is
     accumulated and applied once per user: mathematically identical to
     Surprise's per-rating loop (agreement about 1e-10), but
-    :math:`O(|R| f)` per epoch instead of :math:`O(\sum_u |N(u)|^2 f)`.
-    :math:`N(u)` holds distinct items (Surprise counts a duplicated rating
+    :math:`O(|R| d)` per epoch instead of :math:`O(\sum_u |I_u|^2 d)`.
+    :math:`I_u` holds distinct items (Surprise counts a duplicated rating
     twice; the two agree on frames without duplicates).
 
     Parameters
     ----------
     n_factors : int, default 20
+        Latent dimension :math:`d`.
     n_epochs : int, default 20
     lr : float, default 0.007
     reg : float, default 0.02
@@ -404,7 +405,7 @@ class SVDpp(_FactorRatingModel):
         bi = np.zeros(self.n_items_)
         order = _user_order(u)
         us, is_, rs = u[order], i[order], r[order]
-        # N(u): distinct items of each user, in order of first rating
+        # I_u: distinct items of each user, in order of first rating
         indptr, indices = _distinct_items_per_user(us, is_, self.n_users_)
         history = np.zeros(self.n_epochs)
         _svdpp_sgd(
@@ -438,21 +439,23 @@ class ALS(_FactorRatingModel):
 
     Same model and loss as :class:`BiasedMF`. With the items fixed, the loss
     separates over users and each user's problem is a ridge regression: with
-    :math:`\mathbf x_u = (\mathbf p_u, b_u)`, :math:`\mathbf z_i = (\mathbf q_i, 1)`
-    and targets :math:`t_{ui} = r_{ui} - \mu - b_i`, the normal equations are
+    the user's unknowns :math:`\tilde p_u = (p_u, b_u)`, the items' known
+    :math:`\tilde q_i = (q_i, 1)` and targets :math:`t_{ui} = r_{ui} - \mu - b_i`,
+    the normal equations are
 
     .. math::
 
-        \Bigl(\sum_{i \in I_u} \mathbf z_i \mathbf z_i^\top + \lambda I\Bigr)\, \mathbf x_u
-        = \sum_{i \in I_u} t_{ui}\, \mathbf z_i ,
+        \Bigl(\sum_{i \in I_u} \tilde q_i \tilde q_i^\top + \lambda I\Bigr)\, \tilde p_u
+        = \sum_{i \in I_u} t_{ui}\, \tilde q_i ,
 
-    an :math:`(f+1) \times (f+1)` system per user. Then, symmetrically, with
-    :math:`\mathbf w_i = (\mathbf q_i, b_i)`, :math:`\mathbf v_u = (\mathbf p_u, 1)`:
+    a :math:`(d+1) \times (d+1)` system per user. Then, symmetrically, with the
+    roles swapped (:math:`\tilde q_i = (q_i, b_i)` unknown,
+    :math:`\tilde p_u = (p_u, 1)` known):
 
     .. math::
 
-        \Bigl(\sum_{u \in U_i} \mathbf v_u \mathbf v_u^\top + \lambda I\Bigr)\, \mathbf w_i
-        = \sum_{u \in U_i} (r_{ui} - \mu - b_u)\, \mathbf v_u .
+        \Bigl(\sum_{u \in U_i} \tilde p_u \tilde p_u^\top + \lambda I\Bigr)\, \tilde q_i
+        = \sum_{u \in U_i} (r_{ui} - \mu - b_u)\, \tilde p_u .
 
     Each half-step is the exact minimiser given the other side, so the
     regularised loss never increases. One epoch = users then items. ``Q``
@@ -465,6 +468,7 @@ class ALS(_FactorRatingModel):
     Parameters
     ----------
     n_factors : int, default 20
+        Latent dimension :math:`d`.
     n_epochs : int, default 15
     reg : float, default 15.0
         :math:`\lambda` (>= 0; 0 can make a system singular).
