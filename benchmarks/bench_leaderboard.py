@@ -60,6 +60,7 @@ def rating_models() -> dict:
         "ItemMean": baselines.ItemMean(),
         "NormalPredictor": baselines.NormalPredictor(seed=0),
         "BaselineOnly": baselines.BaselineOnly(),
+        "BaselineOnly (SGD)": baselines.BaselineOnly(method="sgd"),
         "UserKNN (KNNBasic, msd)": KNN(),
         "UserKNN (KNNWithMeans, msd)": KNN(rule="with_means"),
         "UserKNN (KNNBaseline, pearson_baseline)": KNN(sim="pearson_baseline", rule="baseline"),
@@ -75,6 +76,8 @@ def topk_models() -> dict:
     return {
         "Random": baselines.RandomRecommender(),
         "Popularity": baselines.Popularity(),
+        "ItemMean (rating model)": baselines.ItemMean(),
+        "BaselineOnly (rating model)": baselines.BaselineOnly(),
         "ItemKNN rating model (KNNBaseline)": ItemKNN(sim="pearson_baseline", rule="baseline"),
         **TOPK_TUNED,
     }
@@ -92,6 +95,24 @@ def cold_models() -> dict:
         "Popularity": baselines.Popularity(),
         "ContentKNN (MiniLM title + genres)": ContentKNN(text, k=40),
         "ContentKNN profile (MiniLM title + genres)": ContentKNN(text, k=40, mode="profile"),
+    }
+
+
+#: Chapter 2.2's demographic groups of ml-100k users: age bands, gender, occupation.
+AGE_BANDS = [0, 17, 24, 34, 44, 54, 120]
+AGE_LABELS = ["under 18", "18-24", "25-34", "35-44", "45-54", "55+"]
+
+
+def cold_user_models() -> dict:
+    from recbook.datasets import load
+
+    users = load("ml-100k").users.assign(
+        age_band=lambda u: pd.cut(u["age"], AGE_BANDS, labels=AGE_LABELS).astype(str)
+    )
+    groupings = ["gender", "age_band", "occupation", ("age_band", "gender")]
+    return {
+        **cold_models(),
+        "DemographicPopularity (grouping tuned)": Tuned(baselines.DemographicPopularity(users), {"by": groupings}),
     }
 
 
@@ -128,7 +149,7 @@ def main() -> None:
     args = parser.parse_args()
     wanted = args.only.split(",")
     write_machine()
-    plans = {"rating": rating_models, "topk": topk_models, "cold-items": cold_models, "cold-users": cold_models}
+    plans = {"rating": rating_models, "topk": topk_models, "cold-items": cold_models, "cold-users": cold_user_models}
     for name, make in plans.items():
         if name not in wanted:
             continue
