@@ -35,8 +35,6 @@ _BLOCK = 2_000_000
 _DENSE_LIMIT = 3000
 
 
-
-
 def _aggregate(s: np.ndarray, dev: np.ndarray, k: int, min_k: int) -> np.ndarray:
     r"""Offsets :math:`\sum_{j \in N_k} s_j d_j / \sum_{j \in N_k} s_j` row by row.
 
@@ -53,6 +51,47 @@ def _aggregate(s: np.ndarray, dev: np.ndarray, k: int, min_k: int) -> np.ndarray
     den = s.sum(axis=1)
     ok = ((s > 0).sum(axis=1) >= min_k) & (den > 0)
     return np.where(ok, num / np.where(ok, den, 1.0), 0.0)
+
+
+def _extend_catalogue(model: Recommender, features: FeatureMatrix) -> np.ndarray:
+    """Append the items that have features but no rating to a fitted model's catalogue.
+
+    Called inside ``_fit`` of a content model, after :meth:`Recommender.fit`
+    has mapped the training items to ``0..n_train-1``: the items of
+    ``features`` without a training rating get the next indices, so the
+    model can score and recommend them (the cold items). Sets
+    ``n_train_items_`` and extends ``item_ids_``, ``n_items_`` and
+    ``train_``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The row of ``features`` for each catalogue item, in catalogue order.
+
+    Raises
+    ------
+    ValueError
+        A training item has no feature vector (the message names it).
+    """
+    train_ids = model.item_ids_
+    pos = features.ids.get_indexer(train_ids)
+    if np.any(pos < 0):
+        missing = train_ids[pos < 0]
+        raise ValueError(
+            f"item_features has no vector for {len(missing)} training item(s) "
+            f"(e.g. {missing[:10].tolist()}); every rated item needs features "
+            "(drop those ratings or give those items a vector)"
+        )
+    cold = np.flatnonzero(~features.ids.isin(pd.Index(train_ids)))
+    model.n_train_items_ = len(train_ids)
+    if len(cold):
+        ids = pd.Index(train_ids).append(features.ids[cold]).to_numpy()
+        model.item_ids_ = ids
+        model._item_index = pd.Index(ids)
+        model.n_items_ = len(ids)
+        t = model.train_
+        model.train_ = sp.csr_matrix((t.data, t.indices, t.indptr), shape=(model.n_users_, model.n_items_))
+    return np.concatenate([pos, cold])
 
 
 class ContentKNN(Recommender):
@@ -171,25 +210,7 @@ class ContentKNN(Recommender):
 
     def _setup_catalogue(self, features: FeatureMatrix) -> np.ndarray:
         """Extend the id map with feature-only items; return feature rows in catalogue order."""
-        train_ids = self.item_ids_
-        pos = features.ids.get_indexer(train_ids)
-        if np.any(pos < 0):
-            missing = train_ids[pos < 0]
-            raise ValueError(
-                f"item_features has no vector for {len(missing)} training item(s) "
-                f"(e.g. {missing[:10].tolist()}); every rated item needs features "
-                "(drop those ratings or give those items a vector)"
-            )
-        cold = np.flatnonzero(~features.ids.isin(pd.Index(train_ids)))
-        self.n_train_items_ = len(train_ids)
-        if len(cold):
-            ids = pd.Index(train_ids).append(features.ids[cold]).to_numpy()
-            self.item_ids_ = ids
-            self._item_index = pd.Index(ids)
-            self.n_items_ = len(ids)
-            t = self.train_
-            self.train_ = sp.csr_matrix((t.data, t.indices, t.indptr), shape=(self.n_users_, self.n_items_))
-        return np.concatenate([pos, cold])
+        return _extend_catalogue(self, features)
 
     def _setup_users(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
         last = pd.DataFrame({"u": u, "i": i, "r": r}).drop_duplicates(["u", "i"], keep="last")
