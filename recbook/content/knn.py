@@ -265,10 +265,14 @@ class ContentKNN(Recommender):
         """Neighbour offsets for target items (internal indices) of one user."""
         return _aggregate(self._similarity(targets, nbrs), dev, self._k, self._min_k)
 
-    def _user_estimates(self, uu: int, targets: np.ndarray) -> np.ndarray:
-        """Estimates (or profile scores) of one known user for internal items ``targets``."""
+    def _user_estimates(self, uu: int, targets: np.ndarray, everything: bool = False) -> np.ndarray:
+        """Estimates (or profile scores) of one known user for internal items ``targets``.
+
+        ``everything=True`` says that ``targets`` is the whole catalogue in
+        order, so profile mode can skip copying the item rows.
+        """
         if self.mode == "profile":
-            prod = self._profiles[uu] @ self._x[targets].T
+            prod = self._profiles[uu] @ (self._x if everything else self._x[targets]).T
             return np.clip(np.asarray(prod.toarray() if sp.issparse(prod) else prod).ravel(), -1.0, 1.0)
         nbrs, dev = self._neighbours(uu)
         out = np.zeros(len(targets))
@@ -306,7 +310,7 @@ class ContentKNN(Recommender):
         out = np.empty((len(u), self.n_items_))
         everything = np.arange(self.n_items_)
         for row, uu in enumerate(u):
-            out[row] = self._fallback(everything) if uu < 0 else self._user_estimates(int(uu), everything)
+            out[row] = self._fallback(everything) if uu < 0 else self._user_estimates(int(uu), everything, True)
         return out
 
     # ------------------------------------------------------------ explain
