@@ -335,15 +335,15 @@ def average_word_embeddings(
     vectors are the input token-embedding table of the language model
     ``model_name`` (for all-MiniLM-L6-v2: 30,522 word pieces, :math:`p = 384`),
     the vectors the Transformer starts from, *before* any layer mixes a
-    word with its neighbours. With :math:`T_d` the word pieces of text
-    :math:`d` (the model's tokenizer, without the special tokens ``[CLS]`` and
-    ``[SEP]``, and without pieces that hold no letter or digit when
-    ``skip_punctuation``),
+    word with its neighbours. With :math:`t_1, \dots, t_L` the word pieces of
+    item :math:`i`'s text (the model's tokenizer, without the special tokens
+    ``[CLS]`` and ``[SEP]``, and without pieces that hold no letter or digit
+    when ``skip_punctuation``),
 
     .. math::
 
-        \bar{\mathbf e}_d = \frac{1}{|T_d|} \sum_{t \in T_d} \mathbf e_t, \qquad
-        \mathbf x_d = \frac{\bar{\mathbf e}_d}{\lVert \bar{\mathbf e}_d \rVert_2} .
+        \bar{\mathbf e}_i = \frac{1}{L} \sum_{l=1}^{L} \mathbf e_{t_l}, \qquad
+        \mathbf x_i = \frac{\bar{\mathbf e}_i}{\lVert \bar{\mathbf e}_i \rVert_2} .
 
     This is the classic "average of word vectors" text representation
     (e.g. with word2vec or GloVe vectors); it ignores word order and

@@ -236,10 +236,10 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
 
     .. math::
 
-        \hat r_{ui} = \bar r_u + \frac{\sum_{j \in N_k(i; I_u)} g_\theta(\mathbf s_{ij})\,(r_{uj} - \bar r_u)}
-                                  {\sum_{j \in N_k(i; I_u)} g_\theta(\mathbf s_{ij})}.
+        \hat r_{ui} = \bar r_u + \frac{\sum_{j \in N_u^k(i)} g_\theta(\mathbf s_{ij})\,(r_{uj} - \bar r_u)}
+                                  {\sum_{j \in N_u^k(i)} g_\theta(\mathbf s_{ij})}.
 
-    The neighbourhood :math:`N_k(i; I_u)` is the ``k`` rated items with the
+    The neighbourhood :math:`N_u^k(i)` is the ``k`` rated items with the
     largest positive *average* similarity :math:`\frac1M \sum_m s_m(i, j)`, so
     the gate only re-weights the neighbours average fusion would use; it can
     learn that one modality matters more, and non-linear effects (a near
@@ -444,14 +444,14 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
 
     .. math::
 
-        w_{ij} = \frac{\exp(\tilde s(i, j) / \tau)}{\sum_{l \in N_k(i; I_u)} \exp(\tilde s(i, l) / \tau)},
+        w_{ij} = \frac{\exp(\tilde s(i, j) / \tau)}{\sum_{l \in N_u^k(i)} \exp(\tilde s(i, l) / \tau)},
         \qquad
-        \hat r_{ui} = \bar r_u + \sum_{j \in N_k(i; I_u)} w_{ij}\,(r_{uj} - \bar r_u).
+        \hat r_{ui} = \bar r_u + \sum_{j \in N_u^k(i)} w_{ij}\,(r_{uj} - \bar r_u).
 
     The first step is the *component-level* attention of Chen et al. (2017),
     here over modalities; the second is the attention over a user's rated
     items of NAIS (He et al., 2018), with content similarities as scores.
-    :math:`N_k(i; I_u)` is, as for :class:`LearnedFusionKNN`, the ``k`` rated
+    :math:`N_u^k(i)` is, as for :class:`LearnedFusionKNN`, the ``k`` rated
     items with the largest positive average similarity. A small
     :math:`\tau` concentrates the weight on the nearest neighbours, a large
     one spreads it evenly.

@@ -40,7 +40,7 @@ def item_keywords(features: Any, n: int = 5, min_weight: float = 0.0) -> pd.Seri
 
     .. math::
 
-        K_i = \operatorname{top}_n \{\, t : w(t, i) > w_{\min} \,\},
+        \mathcal W_i = \operatorname{top}_n \{\, t : w(t, i) > w_{\min} \,\},
 
     largest weight first; equal weights keep the column (vocabulary) order,
     the book's one tie rule (:func:`recbook.base.top_k`). An item with fewer
@@ -116,22 +116,22 @@ def _keyword_matrix(keywords: Any) -> tuple[pd.Index, sp.csr_matrix, list[str]]:
 class KeywordRecommender(Recommender):
     r"""Rank items by the Jaccard overlap of their keywords with the user's keyword profile.
 
-    Each item :math:`i` has a keyword set :math:`K_i` (e.g. from
-    :func:`item_keywords`). User :math:`u`'s *keyword profile* :math:`K_u`
+    Each item :math:`i` has a keyword set :math:`\mathcal W_i` (e.g. from
+    :func:`item_keywords`). User :math:`u`'s *keyword profile* :math:`\mathcal W_u`
     is the ``n_keywords`` keywords that occur most often among the items
     :math:`u` liked, :math:`I_u^+ = \{j \in I_u : r_{uj} \ge \bar r_u\}` (all
     of :math:`I_u` if that set is empty):
 
     .. math::
 
-        c_{ut} = \sum_{j \in I_u^+} \mathbb 1[t \in K_j], \qquad
-        K_u = \operatorname{top}_{n} \{\, t : c_{ut} > 0 \,\},
+        c_{ut} = \sum_{j \in I_u^+} \mathbb 1[t \in \mathcal W_j], \qquad
+        \mathcal W_u = \operatorname{top}_{n} \{\, t : c_{ut} > 0 \,\},
 
     (ties by keyword, alphabetically), and the score of item :math:`i` is
 
     .. math::
 
-        \operatorname{score}(u, i) = J(K_u, K_i) = \frac{|K_u \cap K_i|}{|K_u \cup K_i|}
+        \operatorname{score}(u, i) = J(\mathcal W_u, \mathcal W_i) = \frac{|\mathcal W_u \cap \mathcal W_i|}{|\mathcal W_u \cup \mathcal W_i|}
 
     (0 when both sets are empty). It is a ranking model: the score is not a
     rating and is not clipped. As for :class:`recbook.content.ContentKNN`,
@@ -151,7 +151,7 @@ class KeywordRecommender(Recommender):
     vocabulary_ : list of str
         Every keyword, sorted.
     user_keywords_ : scipy.sparse.csr_matrix
-        Binary ``(n_users_, len(vocabulary_))`` profile sets :math:`K_u`.
+        Binary ``(n_users_, len(vocabulary_))`` profile sets :math:`\mathcal W_u`.
     n_train_items_ : int
         Items with a training rating (the first ``n_train_items_`` of ``item_ids_``).
 
@@ -228,7 +228,7 @@ class KeywordRecommender(Recommender):
         return out
 
     def profile(self, user: Any) -> pd.Series:
-        r"""The keyword profile :math:`K_u` of a training user with the counts :math:`c_{ut}`, most frequent first."""
+        r"""The keyword profile :math:`\mathcal W_u` of a training user with the counts :math:`c_{ut}`, most frequent first."""
         self._check_fitted()
         uu = int(self.user_index([user])[0])
         if uu < 0:

@@ -99,15 +99,15 @@ class ContentKNN(Recommender):
 
     **Rating mode** (``mode="knn"``, the default). With :math:`I_u` the items
     user :math:`u` rated in training, :math:`\bar r_u` the user's mean rating
-    and :math:`N_k(i; I_u)` the ``k`` items of :math:`I_u` whose feature
+    and :math:`N_u^k(i)` the ``k`` items of :math:`I_u` whose feature
     vectors are most similar to item :math:`i`'s (only positive similarities
     count),
 
     .. math::
 
         \hat r_{ui} = \bar r_u +
-        \frac{\sum_{j \in N_k(i; I_u)} \mathrm{sim}(i, j)\,(r_{uj} - \bar r_u)}
-             {\sum_{j \in N_k(i; I_u)} |\mathrm{sim}(i, j)|}.
+        \frac{\sum_{j \in N_u^k(i)} \mathrm{sim}(i, j)\,(r_{uj} - \bar r_u)}
+             {\sum_{j \in N_u^k(i)} |\mathrm{sim}(i, j)|}.
 
     It is the item-based KNN of chapter 3 with two changes: the similarity
     comes from item features (``sim`` = cosine, Pearson or Jaccard of the
@@ -118,8 +118,8 @@ class ContentKNN(Recommender):
     scale. Fewer than ``min_k`` positive neighbours give :math:`\bar r_u`.
 
     **Ranking mode** (``mode="profile"``). The score is
-    :math:`\cos(\mathbf p_u, \mathbf x_i)` (or Pearson with ``sim="pearson"``)
-    between the user's profile :math:`\mathbf p_u` (the centred,
+    :math:`\cos(\boldsymbol\pi_u, \mathbf x_i)` (or Pearson with ``sim="pearson"``)
+    between the user's profile :math:`\boldsymbol\pi_u` (the centred,
     rating-weighted mean of the rated items' unit vectors, see
     :func:`recbook.content.user_profiles`) and the item's vector: a score in
     :math:`[-1, 1]` for ranking, not a rating (not clipped).
@@ -320,7 +320,7 @@ class ContentKNN(Recommender):
         Returns
         -------
         pandas.DataFrame
-            One row per neighbour in :math:`N_k(i; I_u)`, most similar first:
+            One row per neighbour in :math:`N_u^k(i)`, most similar first:
             ``item, similarity, rating, deviation`` (:math:`r_{uj} - \\bar r_u`)
             and ``weight`` (its share of the total similarity). Empty when the
             user is unknown or no neighbour has a positive similarity.
