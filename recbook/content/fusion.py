@@ -481,6 +481,8 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         Initial temperature :math:`\tau > 0` (then learned).
     reg : float
         L2 penalty on the modality-attention vectors :math:`\mathbf a_m` (>= 0).
+        Without it the 384 weights of a text block fit the held-out films
+        themselves rather than films in general.
     holdout_items, max_pairs, holdout_seed, min_k
         As for :class:`LearnedFusionKNN`.
     seed : int
@@ -512,7 +514,7 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         epochs: int = 300,
         lr: float = 0.02,
         temperature: float = 0.1,
-        reg: float = 0.0,
+        reg: float = 0.01,
         holdout_items: float = 0.15,
         max_pairs: int = 5000,
         seed: int = 0,

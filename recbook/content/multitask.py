@@ -135,9 +135,9 @@ class MultiTaskContentMF(Recommender):
         aux_targets: Any = None,
         aux_weight: float = 0.0,
         n_factors: int = 32,
-        epochs: int = 200,
-        lr: float = 0.01,
-        reg: float = 0.1,
+        epochs: int = 100,
+        lr: float = 0.02,
+        reg: float = 0.03,
         seed: int = 0,
     ) -> None:
         self.item_features = item_features
