@@ -41,6 +41,7 @@ import pandas as pd
 from recbook.base import top_k
 from recbook.content.features import as_feature_matrix, concat_features
 from recbook.content.knn import ContentKNN, cold_item_split
+from recbook.content._torch import minimise, single_thread
 from recbook.content.similarity import _between, _prepare
 from recbook.utils import check_int, check_number, check_seed
 
@@ -343,14 +344,8 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
         self._setup_users(u, i, r)
 
     def _train_gate(self, s, d, mask, mu, y, hidden: int) -> None:
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # tiny matrices: threads only add contention
-        try:
+        with single_thread() as torch:
             self._train_gate_torch(torch, s, d, mask, mu, y, hidden)
-        finally:
-            torch.set_num_threads(threads)
 
     def _train_gate_torch(self, torch: Any, s, d, mask, mu, y, hidden: int) -> None:
         f32 = torch.float32
@@ -370,7 +365,6 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
         Y = torch.from_numpy(y.astype(np.float32))
         enough = torch.from_numpy((mask.sum(axis=1) >= self._min_k).astype(np.float32))
         params = list(lin1.parameters()) + list(lin2.parameters())
-        opt = torch.optim.Adam(params, lr=float(self.lr))
 
         def loss_fn() -> Any:
             w = torch.nn.functional.softplus(lin2(torch.tanh(lin1(S))).squeeze(-1)) * Mk
@@ -378,16 +372,7 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
             off = (w * D).sum(dim=1) / torch.clamp(den, min=1e-12) * enough
             return torch.mean((MU + off - Y) ** 2)
 
-        curve = []
-        for _ in range(int(self.epochs)):
-            opt.zero_grad()
-            loss = loss_fn()
-            curve.append(float(loss.detach()))
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            curve.append(float(loss_fn()))
-        self.loss_curve_ = curve
+        self.loss_curve_ = minimise(torch, loss_fn, params, self.epochs, self.lr)  # full-batch Adam
         self.gate_params_ = {
             "W1": lin1.weight.detach().numpy().T.astype(np.float64),
             "b1": lin1.bias.detach().numpy().astype(np.float64),
@@ -541,14 +526,8 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         self._setup_blocks()
         data = self._holdout_pairs(u, i, r)
         self.n_gate_pairs_ = len(data["y"])
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # small matrices: threads only add contention
-        try:
+        with single_thread() as torch:
             self._train_attention(torch, data, tau0, reg)
-        finally:
-            torch.set_num_threads(threads)
         self._setup_users(u, i, r)
 
     def _train_attention(self, torch: Any, data: dict[str, np.ndarray], tau0: float, reg: float) -> None:
@@ -563,7 +542,6 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         MU = torch.from_numpy(data["mu"].astype(np.float32))
         Y = torch.from_numpy(data["y"].astype(np.float32))
         enough = torch.from_numpy((data["mask"].sum(axis=1) >= self._min_k).astype(np.float32))
-        opt = torch.optim.Adam([*a, c, log_tau], lr=float(self.lr))
 
         def loss_fn() -> Any:
             alpha = torch.softmax(torch.stack([x @ am for x, am in zip(xs, a)], dim=1) + c, dim=1)  # (n, M)
@@ -574,16 +552,7 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
             penalty = sum((am * am).sum() for am in a)
             return torch.mean((MU + off - Y) ** 2) + reg * penalty
 
-        curve = []
-        for _ in range(int(self.epochs)):
-            opt.zero_grad()
-            loss = loss_fn()
-            curve.append(float(loss.detach()))
-            loss.backward()
-            opt.step()
-        with torch.no_grad():
-            curve.append(float(loss_fn()))
-        self.loss_curve_ = curve
+        self.loss_curve_ = minimise(torch, loss_fn, [*a, c, log_tau], self.epochs, self.lr)
         self.attention_params_ = {
             "a": [am.detach().numpy().astype(np.float64) for am in a],
             "c": c.detach().numpy().astype(np.float64),

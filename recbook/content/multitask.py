@@ -26,6 +26,7 @@ import pandas as pd
 
 from recbook.base import Recommender
 from recbook.content.features import FeatureMatrix, _unit_rows_any, as_feature_matrix
+from recbook.content._torch import single_thread
 from recbook.content.knn import _extend_catalogue
 from recbook.utils import check_int, check_number, check_seed
 
@@ -182,14 +183,8 @@ class MultiTaskContentMF(Recommender):
         uu, ii, rr = (last[c].to_numpy() for c in ("u", "i", "r"))
         aux = self._aux_matrix() if self.aux_targets is not None else None
         self.aux_columns_ = [] if aux is None else aux[2]
-        import torch
-
-        threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # small matrices: threads only add contention
-        try:
+        with single_thread() as torch:
             self._train_torch(torch, uu, ii, rr.astype(np.float64), aux)
-        finally:
-            torch.set_num_threads(threads)
         self.item_repr_ = np.tanh(self._x @ self._W + self._c)
 
     def _train_torch(self, torch: Any, u: np.ndarray, i: np.ndarray, r: np.ndarray, aux: Any) -> None:
