@@ -14,7 +14,7 @@ ways to fuse them, from fixed to learned:
   :math:`g_\theta(s_1, \dots, s_M) \ge 0` trained on a validation split
   (:class:`LearnedFusionKNN`);
 * **attention fusion** -- item-dependent modality weights
-  :math:`\alpha_m(i)` (attention over modalities) and a softmax over the
+  :math:`\omega_m(i)` (attention over modalities) and a softmax over the
   user's rated items (attention over neighbours), trained the same way
   (:class:`AttentionFusionKNN`).
 
@@ -417,10 +417,10 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
 
     .. math::
 
-        \alpha_m(i) = \frac{\exp(\mathbf a_m^\top \hat{\mathbf x}^{(m)}_i + c_m)}
+        \omega_m(i) = \frac{\exp(\mathbf a_m^\top \hat{\mathbf x}^{(m)}_i + c_m)}
                            {\sum_{l=1}^{M} \exp(\mathbf a_l^\top \hat{\mathbf x}^{(l)}_i + c_l)},
         \qquad
-        \tilde s(i, j) = \sum_{m=1}^{M} \alpha_m(i)\, s_m(i, j).
+        \tilde s(i, j) = \sum_{m=1}^{M} \omega_m(i)\, s_m(i, j).
 
     **Over the user's rated items** (which neighbours to trust). The target
     item is the query, the user's rated items the keys, their rating
@@ -544,8 +544,8 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         enough = torch.from_numpy((data["mask"].sum(axis=1) >= self._min_k).astype(np.float32))
 
         def loss_fn() -> Any:
-            alpha = torch.softmax(torch.stack([x @ am for x, am in zip(xs, a)], dim=1) + c, dim=1)  # (n, M)
-            fused = (S * alpha[:, None, :]).sum(dim=2)  # (n, k')
+            omega = torch.softmax(torch.stack([x @ am for x, am in zip(xs, a)], dim=1) + c, dim=1)  # (n, M)
+            fused = (S * omega[:, None, :]).sum(dim=2)  # (n, k')
             e = (fused / torch.exp(log_tau)).masked_fill(~Mk, float("-inf"))
             w = torch.nan_to_num(torch.softmax(e, dim=1))  # rows without a neighbour: zeros
             off = (w * D).sum(dim=1) * enough
@@ -560,8 +560,8 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         }
 
     # ------------------------------------------------------------ scoring
-    def _alpha(self, targets: np.ndarray) -> np.ndarray:
-        """Modality weights :math:`\\alpha(i)`, shape ``(len(targets), M)``, for internal item indices."""
+    def _modality_attention(self, targets: np.ndarray) -> np.ndarray:
+        """Modality weights :math:`\\omega(i)`, shape ``(len(targets), M)``, for internal item indices."""
         p = self.attention_params_
         scores = np.column_stack(
             [np.asarray(x[targets] @ am).ravel() for x, am in zip(self._blocks, p["a"])]
@@ -571,7 +571,7 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         return e / e.sum(axis=1, keepdims=True)
 
     def modality_weights(self, items: Any) -> pd.DataFrame:
-        r"""The modality attention :math:`\alpha_m(i)` of ``items`` (one row per item, one column per modality).
+        r"""The modality attention :math:`\omega_m(i)` of ``items`` (one row per item, one column per modality).
 
         Items unknown to the model raise ``ValueError``.
         """
@@ -579,11 +579,12 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         idx = self.item_index(items)
         if np.any(idx < 0):
             raise ValueError(f"items not in the model's catalogue: {np.asarray(_as_list(items))[idx < 0][:10].tolist()}")
-        return pd.DataFrame(self._alpha(idx), index=pd.Index(self.item_ids_[idx], name="item"), columns=self.modalities_)
+        return pd.DataFrame(self._modality_attention(idx), index=pd.Index(self.item_ids_[idx], name="item"),
+                            columns=self.modalities_)
 
     def _chunk_offsets(self, targets: np.ndarray, nbrs: np.ndarray, dev: np.ndarray) -> np.ndarray:
         s, d, mask = self._gather(targets, nbrs, dev)
-        fused = (s * self._alpha(targets)[:, None, :]).sum(axis=2)
+        fused = (s * self._modality_attention(targets)[:, None, :]).sum(axis=2)
         w = _masked_softmax(fused / self.attention_params_["tau"], mask)
         ok = mask.sum(axis=1) >= self._min_k
         return np.where(ok, (w * d).sum(axis=1), 0.0)

@@ -49,7 +49,7 @@ class MultiTaskContentMF(Recommender):
 
         \hat r_{ui} = \mu + b_u + p_u^\top \mathbf h_i
         \quad\text{(rating)}, \qquad
-        \hat y_{ig} = \sigma(\mathbf a_g^\top \mathbf h_i + e_g)
+        \hat y_{ig} = \sigma(\mathbf v_g^\top \mathbf h_i + e_g)
         \quad\text{(auxiliary label } g\text{)} .
 
     The parameters minimise, with full-batch Adam,
