@@ -105,12 +105,13 @@ def main() -> None:
     print(f"  weights chosen on validation in {time.perf_counter() - t:.1f} s: {best}")
     rows["weighted fusion"] = run("weighted fusion", ContentKNN(concat_features(blocks, best), k=args.k))
     rows["learned fusion"] = run(
-        "learned fusion", LearnedFusionKNN(blocks, k=args.k, holdout_items=args.item_fraction, seed=args.seed + 1)
+        "learned fusion", LearnedFusionKNN(blocks, k=args.k, holdout_items=args.item_fraction, seed=args.seed + 1,
+                                           holdout_seed=args.seed + 1)
     )
     rows["learned gate on the average"] = run(
         "learned gate on the average",
         LearnedFusionKNN({"average": concat_features(blocks)}, k=args.k, holdout_items=args.item_fraction,
-                         seed=args.seed + 1),
+                         seed=args.seed + 1, holdout_seed=args.seed + 1),
     )
     print()
     print(pd.DataFrame(rows).T.round(4).to_string())

@@ -13,9 +13,13 @@ import pytest
 import scipy.sparse as sp
 
 from recbook.content import (
+    AttentionFusionKNN,
     ContentKNN,
     FeatureMatrix,
+    KeywordRecommender,
     LearnedFusionKNN,
+    MultiTaskContentMF,
+    average_word_embeddings,
     as_feature_matrix,
     bag_of_words,
     cold_item_split,
@@ -23,6 +27,7 @@ from recbook.content import (
     cosine_similarity,
     evaluate_new_items,
     genre_features,
+    item_keywords,
     item_popularity,
     jaccard_similarity,
     most_similar,
@@ -84,7 +89,9 @@ def test_import_does_not_load_torch_or_sentence_transformers():
     code = (
         "import sys, recbook, recbook.content as c; "
         "import recbook.content.knn, recbook.content.fusion, recbook.content.embeddings, recbook.content.similarity; "
-        "c.ContentKNN; c.LearnedFusionKNN; c.embed_texts; "
+        "import recbook.content.keywords, recbook.content.multitask; "
+        "c.ContentKNN; c.LearnedFusionKNN; c.AttentionFusionKNN; c.MultiTaskContentMF; c.KeywordRecommender; "
+        "c.embed_texts; c.average_word_embeddings; c.item_keywords; "
         "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
@@ -472,9 +479,18 @@ def test_learned_fusion_gate_learns_which_modality_matters():
     assert learned < average
     again = LearnedFusionKNN(blocks, k=10, epochs=150, lr=0.05, seed=1).fit(train)
     np.testing.assert_array_equal(model.predict(test["user"], test["item"]), again.predict(test["user"], test["item"]))
-    # the gate's validation items are those of cold_item_split(train, holdout_items, seed)
-    _, va = cold_item_split(train, 0.15, seed=1)
+    # the gate's validation items are those of cold_item_split(train, holdout_items, seed + 100),
+    # i.e. the cold-items protocol's validation split of seed 1
+    _, va = cold_item_split(train, 0.15, seed=101)
     assert set(model.gate_items_) == set(va["item"])
+    from recbook.evaluate import get_protocol
+
+    _, va_protocol = get_protocol("cold-items").validation_split(train, 1)
+    assert set(va_protocol["item"]) == set(va["item"])
+    explicit = LearnedFusionKNN(blocks, k=10, epochs=1, seed=1, holdout_seed=7).fit(train)
+    assert set(explicit.gate_items_) == set(cold_item_split(train, 0.15, seed=7)[1]["item"])
+    with pytest.raises(ValueError, match="holdout_seed"):
+        LearnedFusionKNN(blocks, holdout_seed=-1).fit(train)
     with pytest.raises(TypeError, match="mapping"):
         LearnedFusionKNN(good).fit(train)
 
@@ -559,3 +575,248 @@ def test_precomputed_and_on_demand_similarities_agree(monkeypatch):
     np.testing.assert_allclose(m.predict(test["user"], test["item"]), dense, atol=1e-12)
     lm = LearnedFusionKNN(blocks, k=10, epochs=20, seed=1).fit(train)
     np.testing.assert_allclose(lm.predict(test["user"], test["item"]), learned, atol=1e-9)
+
+
+# ----------------------------------------------------------------------------
+# averaged (static) word embeddings
+# ----------------------------------------------------------------------------
+class _FakeTokenizer:
+    """Whitespace tokenizer over a fixed vocabulary, with the two calls the function uses."""
+
+    vocab = ["[PAD]", "star", "wars", ".", "jedi", "-"]
+
+    def __call__(self, texts, add_special_tokens=False):
+        assert add_special_tokens is False
+        return {"input_ids": [[self.vocab.index(w) for w in t.split()] for t in texts]}
+
+    def convert_ids_to_tokens(self, ids):
+        return [self.vocab[j] for j in ids]
+
+
+@pytest.fixture
+def fake_table(monkeypatch):
+    table = np.array([[9.0, 9.0], [1.0, 0.0], [0.0, 3.0], [5.0, 5.0], [2.0, 2.0], [7.0, -7.0]])
+    monkeypatch.setattr(emb_mod, "_token_table", lambda model_name: (_FakeTokenizer(), table))
+    return table
+
+
+def test_average_word_embeddings_by_hand(fake_table):
+    texts = pd.Series(["star wars .", "star - star", "", "jedi"], index=[50, 60, 70, 80])
+    f = average_word_embeddings(texts)
+    assert list(f.ids) == [50, 60, 70, 80] and f.shape == (4, 2) and f.name == "word vectors"
+    # "star wars ." -> punctuation dropped -> mean of (1, 0) and (0, 3) = (0.5, 1.5), unit length
+    np.testing.assert_allclose(f.toarray()[0], np.array([0.5, 1.5]) / math.hypot(0.5, 1.5))
+    np.testing.assert_allclose(f.toarray()[1], [1.0, 0.0])  # "-" dropped, star twice
+    np.testing.assert_array_equal(f.toarray()[2], [0.0, 0.0])  # empty text: zero row
+    np.testing.assert_allclose(f.toarray()[3], np.array([1.0, 1.0]) / math.sqrt(2))
+    # keeping punctuation: mean of (1,0), (0,3), (5,5) = (2, 8/3)
+    g = average_word_embeddings(["star wars ."], skip_punctuation=False)
+    np.testing.assert_allclose(g.toarray()[0], np.array([2.0, 8 / 3]) / math.hypot(2.0, 8 / 3))
+    with pytest.raises(TypeError, match="model_name"):
+        average_word_embeddings(["star"], model_name=3)
+    with pytest.raises(TypeError, match="texts"):
+        average_word_embeddings("star wars")
+    with pytest.raises(ValueError, match="ids"):
+        average_word_embeddings(["star"], ids=[1, 2])
+
+
+@needs_model
+def test_average_word_embeddings_real_table():
+    tokenizer, table = emb_mod._token_table()
+    assert table.shape == (30522, 384)
+    f = average_word_embeddings(["Star Wars.", "Return of the Jedi"])
+    ids = tokenizer(["star wars"], add_special_tokens=False)["input_ids"][0]  # the tokenizer lower-cases
+    mean = table[ids].mean(axis=0)
+    np.testing.assert_allclose(f.toarray()[0], mean / np.linalg.norm(mean), atol=1e-12)
+    # static vectors know less than the Transformer: the two titles are closer under MiniLM
+    e = emb_mod.embed_texts(["Star Wars.", "Return of the Jedi"], cache=False)
+    assert float(e[0] @ e[1]) > float(f.toarray()[0] @ f.toarray()[1])
+
+
+# ----------------------------------------------------------------------------
+# keywords
+# ----------------------------------------------------------------------------
+def test_item_keywords_top_terms_and_ties():
+    w = pd.DataFrame({"b": [0.5, 0.0, 0.2], "a": [0.5, 0.1, 0.0], "c": [0.9, 0.0, 0.0]}, index=["x", "y", "z"])
+    kw = item_keywords(w, n=2)
+    # x: c (0.9) first, then the tie b = a = 0.5 goes to the earlier column, b
+    assert kw.loc["x"] == ("c", "b")
+    assert kw.loc["y"] == ("a",)  # zero weights are never keywords
+    assert kw.loc["z"] == ("b",)
+    assert item_keywords(w, n=5, min_weight=0.3).loc["x"] == ("c", "b", "a")
+    assert item_keywords(w, n=5, min_weight=0.6).loc["x"] == ("c",)
+    with pytest.raises(ValueError, match="n must"):
+        item_keywords(w, n=0)
+    with pytest.raises(ValueError, match="non-negative"):
+        item_keywords(-w)
+    with pytest.raises(TypeError):
+        item_keywords("not features")
+
+
+@pytest.fixture
+def keyword_world():
+    kw = pd.Series({1: ["space", "war"], 2: ["space", "robot"], 3: ["love", "paris"], 4: ["war", "love"], 5: []})
+    train = pd.DataFrame({"user": ["a", "a", "a", "b"], "item": [1, 3, 4, 3], "rating": [5.0, 1.0, 4.0, 2.0]})
+    return kw, train
+
+
+def test_keyword_recommender_by_hand(keyword_world):
+    kw, train = keyword_world
+    m = KeywordRecommender(kw, n_keywords=3).fit(train)
+    # user a: mean 10/3; liked = items 1 (5) and 4 (4) -> counts war 2, love 1, space 1 -> K_a = {war, love, space}
+    assert m.profile("a").to_dict() == {"war": 2, "love": 1, "space": 1}
+    # item 2 = {space, robot}: |∩| = 1, |∪| = 4; item 3 = {love, paris}: 1 / 4; item 1: {space, war}: 2 / 3
+    np.testing.assert_allclose(m.predict(["a", "a", "a"], [2, 3, 1]), [0.25, 0.25, 2 / 3])
+    # items 2 and 5 have no rating but keywords (5: an empty set): both are in the catalogue
+    assert set(m.item_ids_) == {1, 2, 3, 4, 5} and m.n_train_items_ == 3
+    assert m.predict(["a"], [5])[0] == 0.0
+    # user b rated one film (its rating equals b's mean: liked): K_b = {love, paris}
+    assert set(m.profile("b").index) == {"love", "paris"}
+    assert m.predict(["b"], [4])[0] == pytest.approx(1 / 3)
+    # unknown user and unknown item score 0; scores are not clipped to the rating scale
+    assert m.predict(["zz", "a"], [1, 99]).tolist() == [0.0, 0.0]
+    s = m.score_items(["a", "b"])
+    np.testing.assert_allclose(s, np.column_stack([m.predict(["a", "b"], [i, i]) for i in m.item_ids_]))
+    # n_keywords = 1 keeps the most frequent keyword only
+    assert KeywordRecommender(kw, n_keywords=1).fit(train).profile("a").to_dict() == {"war": 2}
+
+
+def test_keyword_recommender_errors(keyword_world):
+    kw, train = keyword_world
+    with pytest.raises(ValueError, match="n_keywords"):
+        KeywordRecommender(kw, n_keywords=0).fit(train)
+    with pytest.raises(TypeError, match="Series or a mapping"):
+        KeywordRecommender(["space"]).fit(train)
+    with pytest.raises(TypeError, match="list of str"):
+        KeywordRecommender(pd.Series({1: "space war"})).fit(train)
+    with pytest.raises(ValueError, match="empty"):
+        KeywordRecommender(pd.Series(dtype=object)).fit(train)
+    m = KeywordRecommender({1: ["x"]}).fit(train)  # rated items without keywords: empty sets, no error
+    assert m.predict(["a"], [3])[0] == 0.0
+    with pytest.raises(ValueError, match="not a training user"):
+        m.profile("zz")
+
+
+# ----------------------------------------------------------------------------
+# attention fusion
+# ----------------------------------------------------------------------------
+def test_attention_fusion_matches_its_formula_and_learns_the_informative_block():
+    ratings, good, noise = clustered_world()
+    train, test = cold_item_split(ratings, 0.2, seed=0)
+    blocks = {"good": good, "noise": noise}
+    model = AttentionFusionKNN(blocks, k=10, epochs=150, lr=0.05, seed=1).fit(train)
+    assert model.modalities_ == ["good", "noise"]
+    assert model.loss_curve_[-1] < 0.97 * model.loss_curve_[0]
+    alpha = model.modality_weights(test["item"].unique())
+    np.testing.assert_allclose(alpha.sum(axis=1), 1.0)
+    assert (alpha["good"] > 0.6).all()  # every new item trusts the informative block
+    # one prediction by hand from the formula: fused similarity, softmax over the k neighbours
+    user, item = int(test["user"].iloc[0]), int(test["item"].iloc[0])
+    uu = int(model.user_index([user])[0])
+    nbrs, dev = model._neighbours(uu)
+    sims = [pairwise_similarity_rows(b, item, model.item_ids_[nbrs]) for b in (good, noise)]
+    mean = (sims[0] + sims[1]) / 2
+    top = np.argsort(-mean, kind="stable")[:10]
+    top = top[mean[top] > 0]
+    a = alpha.loc[item].to_numpy()
+    e = (a[0] * sims[0][top] + a[1] * sims[1][top]) / model.attention_params_["tau"]
+    w = np.exp(e - e.max()) / np.exp(e - e.max()).sum()
+    expected = np.clip(model.user_mean_[uu] + (w * dev[top]).sum(), 1, 5)
+    assert model.predict([user], [item])[0] == pytest.approx(expected, abs=1e-9)
+    from recbook.evaluate import evaluate_ratings
+
+    attn = evaluate_ratings(model, test)["rmse"]
+    average = evaluate_ratings(ContentKNN(concat_features(blocks), k=10).fit(train), test)["rmse"]
+    assert attn < average
+    again = AttentionFusionKNN(blocks, k=10, epochs=150, lr=0.05, seed=1).fit(train)
+    np.testing.assert_array_equal(model.predict(test["user"], test["item"]), again.predict(test["user"], test["item"]))
+    assert "torch" in sys.modules
+
+
+def pairwise_similarity_rows(block: FeatureMatrix, item: int, others) -> np.ndarray:
+    return cosine_similarity(block.rows([item]), block.rows(list(others)))[0]
+
+
+def test_attention_fusion_errors():
+    ratings, good, noise = clustered_world()
+    blocks = {"good": good, "noise": noise}
+    with pytest.raises(ValueError, match="temperature"):
+        AttentionFusionKNN(blocks, temperature=0.0).fit(ratings)
+    with pytest.raises(ValueError, match="reg"):
+        AttentionFusionKNN(blocks, reg=-1.0).fit(ratings)
+    with pytest.raises(TypeError, match="mapping"):
+        AttentionFusionKNN(good).fit(ratings)
+    model = AttentionFusionKNN(blocks, k=5, epochs=2).fit(ratings)
+    with pytest.raises(ValueError, match="catalogue"):
+        model.modality_weights([10_000])
+
+
+# ----------------------------------------------------------------------------
+# multi-task learning
+# ----------------------------------------------------------------------------
+def _cluster_labels(good: FeatureMatrix) -> FeatureMatrix:
+    onehot = (good.matrix == good.matrix.max(axis=1, keepdims=True)).astype(float)
+    return FeatureMatrix(good.ids, onehot, ["c0", "c1", "c2"], "clusters")
+
+
+def test_multitask_prediction_formula_and_cold_items():
+    ratings, good, noise = clustered_world()
+    train, test = cold_item_split(ratings, 0.2, seed=0)
+    x = concat_features({"good": good, "noise": noise})
+    model = MultiTaskContentMF(x, n_factors=4, epochs=300, lr=0.05, reg=0.01, seed=0).fit(train)
+    assert model.loss_curve_[-1] < 0.5 * model.loss_curve_[0]
+    assert model.aux_loss_curve_ == []
+    # the formula, by hand, for a new item: mu + b_u + p_u . tanh(W^T x_i + c)
+    user, item = int(test["user"].iloc[0]), int(test["item"].iloc[0])
+    uu, ii = int(model.user_index([user])[0]), int(model.item_index([item])[0])
+    xi = x.rows([item]).matrix[0] / np.linalg.norm(x.rows([item]).matrix[0])
+    h = np.tanh(xi @ model._W + model._c)
+    np.testing.assert_allclose(model.item_representation([item]).matrix[0], h)
+    expected = model.global_mean_ + model.user_bias_[uu] + model.user_factors_[uu] @ h
+    assert model.predict([user], [item])[0] == pytest.approx(np.clip(expected, 1, 5))
+    from recbook.evaluate import evaluate_ratings
+
+    from recbook.baselines import BaselineOnly
+
+    assert evaluate_ratings(model, test)["rmse"] < 0.8 * evaluate_ratings(BaselineOnly().fit(train), test)["rmse"]
+    # unknown user: the global mean; score_items agrees with predict
+    assert model.predict([10_000], [item])[0] == pytest.approx(model.global_mean_)
+    s = model.score_items([user])[0]
+    np.testing.assert_allclose(s[ii], expected)
+    again = MultiTaskContentMF(x, n_factors=4, epochs=300, lr=0.05, reg=0.01, seed=0).fit(train)
+    np.testing.assert_array_equal(model.predict(test["user"], test["item"]), again.predict(test["user"], test["item"]))
+
+
+def test_multitask_auxiliary_head_learns_the_labels():
+    ratings, good, noise = clustered_world()
+    train, test = cold_item_split(ratings, 0.2, seed=0)
+    labels = _cluster_labels(good)
+    x = concat_features({"good": good, "noise": noise})
+    model = MultiTaskContentMF(x, aux_targets=labels, aux_weight=1.0, n_factors=4, epochs=300, lr=0.05).fit(train)
+    assert model.aux_columns_ == ["c0", "c1", "c2"]
+    assert model.aux_loss_curve_[-1] < 0.5 * model.aux_loss_curve_[0]
+    new = test["item"].unique()  # labels of new items were never used in training, yet predicted
+    prob = model.predict_aux(new)
+    truth = labels.rows(new).matrix.argmax(axis=1)
+    assert (prob.to_numpy().argmax(axis=1) == truth).mean() > 0.9
+    with pytest.raises(ValueError, match="without an auxiliary task"):
+        MultiTaskContentMF(x, epochs=1).fit(train).predict_aux(new)
+
+
+def test_multitask_errors():
+    ratings, good, noise = clustered_world()
+    with pytest.raises(ValueError, match="aux_targets"):
+        MultiTaskContentMF(good, aux_weight=1.0).fit(ratings)
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        MultiTaskContentMF(good, aux_targets=FeatureMatrix(good.ids, good.matrix * 3, [], "big"),
+                           aux_weight=1.0, epochs=1).fit(ratings)
+    with pytest.raises(ValueError, match="n_factors"):
+        MultiTaskContentMF(good, n_factors=0).fit(ratings)
+    with pytest.raises(ValueError, match="lr"):
+        MultiTaskContentMF(good, lr=0.0).fit(ratings)
+    with pytest.raises(ValueError, match="aux_weight"):
+        MultiTaskContentMF(good, aux_weight=-1.0).fit(ratings)
+    with pytest.raises(ValueError, match="training item"):
+        MultiTaskContentMF(good.rows(list(range(10))), epochs=1).fit(ratings)
+    with pytest.raises(TypeError):
+        MultiTaskContentMF("not features", epochs=1).fit(ratings)

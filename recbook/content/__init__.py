@@ -10,16 +10,24 @@ Items are described by what they *are* rather than by who rated them:
   concatenating normalised blocks);
 * :mod:`recbook.content.embeddings` -- sentence embeddings with the language
   model all-MiniLM-L6-v2 (:func:`embed_texts`, :func:`load_sentence_model`),
-  cached on disk;
+  cached on disk, and averaged static word embeddings from the same model's
+  token-embedding table (:func:`average_word_embeddings`);
 * :mod:`recbook.content.similarity` -- cosine, Pearson and Jaccard similarity
   between feature vectors and user profiles (:func:`user_profiles`);
 * :mod:`recbook.content.knn` -- the :class:`ContentKNN` recommender, which
   scores items nobody has rated yet (the cold-start case), the cold-item
   split :func:`cold_item_split` and the new-item ranking protocol
   :func:`evaluate_new_items`;
+* :mod:`recbook.content.keywords` -- keyword-based recommendation: item
+  keywords (:func:`item_keywords`) and Jaccard overlap with a user's keyword
+  profile (:class:`KeywordRecommender`);
 * :mod:`recbook.content.fusion` -- multimodal fusion: validation-chosen
-  weights (:func:`tune_fusion_weights`) and a small learned gate in torch
-  (:class:`LearnedFusionKNN`).
+  weights (:func:`tune_fusion_weights`), a small learned gate in torch
+  (:class:`LearnedFusionKNN`) and attention over modalities and rated items
+  (:class:`AttentionFusionKNN`);
+* :mod:`recbook.content.multitask` -- multi-task learning: a content-based
+  matrix factorisation whose shared item representation also predicts an
+  auxiliary label (:class:`MultiTaskContentMF`).
 
 Submodules load on first use, and nothing here imports torch or
 sentence-transformers until an embedding or a learned fusion is asked for.
@@ -36,6 +44,8 @@ _WHERE = {
     "similarity": "recbook.content.similarity",
     "knn": "recbook.content.knn",
     "fusion": "recbook.content.fusion",
+    "multitask": "recbook.content.multitask",
+    "keywords": "recbook.content.keywords",
     # features
     "FeatureMatrix": "recbook.content.features",
     "as_feature_matrix": "recbook.content.features",
@@ -69,6 +79,11 @@ _WHERE = {
     "LearnedFusionKNN": "recbook.content.fusion",
     "tune_fusion_weights": "recbook.content.fusion",
     "weight_grid": "recbook.content.fusion",
+    "AttentionFusionKNN": "recbook.content.fusion",
+    "item_keywords": "recbook.content.keywords",
+    "KeywordRecommender": "recbook.content.keywords",
+    "average_word_embeddings": "recbook.content.embeddings",
+    "MultiTaskContentMF": "recbook.content.multitask",
 }
 
 __all__ = sorted(_WHERE)

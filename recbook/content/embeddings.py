@@ -20,6 +20,9 @@ never in ``$RECBOOK_DATA``, under a key that hashes the model name, the
 normalisation flag and the texts, so the second call with the same texts
 costs a file read.
 
+:func:`average_word_embeddings` uses only the same model's token-embedding
+table (static word vectors, no Transformer layer), for comparison.
+
 Importing this module is cheap: torch and sentence-transformers are imported
 only when a model is loaded.
 """
@@ -38,8 +41,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
-from recbook.content.features import FeatureMatrix, _texts
+from recbook.content.features import FeatureMatrix, _texts, _unit_rows_any
 
 __all__ = [
     "MODEL_NAME",
@@ -50,6 +54,7 @@ __all__ = [
     "embed_texts",
     "embed_items",
     "embedding_cache_dir",
+    "average_word_embeddings",
 ]
 
 #: Short name of the book's language model.
@@ -61,6 +66,7 @@ MODEL_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db
 
 _ALIASES = {MODEL_NAME: HUB_MODEL_NAME, HUB_MODEL_NAME: HUB_MODEL_NAME}
 _MODELS: dict[tuple[str, str], Any] = {}
+_TABLES: dict[str, tuple[Any, np.ndarray]] = {}
 _VERIFIED: dict[tuple[str, int, int], bool] = {}
 
 
@@ -300,3 +306,91 @@ def embed_items(
         raise TypeError(f"texts must be a pandas Series indexed by item id, got {type(texts).__name__}")
     emb = embed_texts(texts, model_name, **kwargs)
     return FeatureMatrix(texts.index, emb.astype(np.float64), [f"e{j}" for j in range(emb.shape[1])], name)
+
+
+# ----------------------------------------------------------------------------
+# Static word embeddings: the language model's own token-embedding table
+# ----------------------------------------------------------------------------
+def _token_table(model_name: str = MODEL_NAME) -> tuple[Any, np.ndarray]:
+    """The tokenizer and the input token-embedding table (vocabulary x dim, float64) of a model."""
+    if model_name not in _TABLES:
+        model = load_sentence_model(model_name)
+        table = model[0].auto_model.get_input_embeddings().weight.detach().cpu().numpy().astype(np.float64)
+        _TABLES[model_name] = (model.tokenizer, table)
+    return _TABLES[model_name]
+
+
+def average_word_embeddings(
+    texts: Sequence[str] | pd.Series,
+    ids: Any = None,
+    model_name: str = MODEL_NAME,
+    *,
+    skip_punctuation: bool = True,
+    name: str = "word vectors",
+) -> FeatureMatrix:
+    r"""Averaged static word embeddings: the mean of a text's word-piece vectors, scaled to unit length.
+
+    A *word embedding* gives every vocabulary entry :math:`t` one dense vector
+    :math:`\mathbf e_t \in \mathbb R^{p}`, the same in every context. Here the
+    vectors are the input token-embedding table of the language model
+    ``model_name`` (for all-MiniLM-L6-v2: 30,522 word pieces, :math:`p = 384`),
+    the vectors the Transformer starts from, *before* any layer mixes a
+    word with its neighbours. With :math:`t_1, \dots, t_L` the word pieces of
+    item :math:`i`'s text (the model's tokenizer, without the special tokens
+    ``[CLS]`` and ``[SEP]``, and without pieces that hold no letter or digit
+    when ``skip_punctuation``),
+
+    .. math::
+
+        \bar{\mathbf e}_i = \frac{1}{L} \sum_{l=1}^{L} \mathbf e_{t_l}, \qquad
+        \mathbf x_i = \frac{\bar{\mathbf e}_i}{\lVert \bar{\mathbf e}_i \rVert_2} .
+
+    This is the classic "average of word vectors" text representation
+    (e.g. with word2vec or GloVe vectors); it ignores word order and
+    context, unlike :func:`embed_texts`, which runs the whole Transformer.
+    A text without any word piece gets a zero row.
+
+    Parameters
+    ----------
+    texts : pandas.Series or sequence of str
+        One text per item; a Series' index gives the item ids.
+    ids : array-like, optional
+        Item ids (default: the Series index, or ``0..n-1``).
+    model_name : str
+        The model whose tokenizer and token-embedding table are used (see
+        :func:`load_sentence_model`).
+    skip_punctuation : bool
+        Drop word pieces without a letter or digit ("." "," "-").
+    name : str
+        Name of the result.
+
+    Returns
+    -------
+    FeatureMatrix
+        Dense, one unit-length row per text (zero for an empty text).
+
+    References
+    ----------
+    T. Mikolov, I. Sutskever, K. Chen, G. Corrado and J. Dean, "Distributed
+    representations of words and phrases and their compositionality", NIPS
+    2013; S. Arora, Y. Liang and T. Ma, "A simple but tough-to-beat baseline
+    for sentence embeddings", ICLR 2017.
+    """
+    index, docs = _texts(texts, ids)
+    if not isinstance(model_name, str) or not model_name:
+        raise TypeError(f"model_name must be a non-empty str, got {model_name!r}")
+    tokenizer, table = _token_table(model_name)
+    encoded = tokenizer(docs, add_special_tokens=False)["input_ids"]
+    vocab = table.shape[0]
+    keep = np.ones(vocab, dtype=bool)
+    if skip_punctuation:
+        used = np.unique(np.fromiter((t for row in encoded for t in row), dtype=np.int64))
+        pieces = tokenizer.convert_ids_to_tokens(used.tolist())
+        keep[used] = [any(ch.isalnum() for ch in piece) for piece in pieces]
+    rows = np.repeat(np.arange(len(encoded)), [len(e) for e in encoded])
+    cols = np.fromiter((t for row in encoded for t in row), dtype=np.int64, count=len(rows))
+    ok = keep[cols]
+    counts = sp.csr_matrix((np.ones(int(ok.sum())), (rows[ok], cols[ok])), shape=(len(docs), vocab))
+    n_pieces = np.asarray(counts.sum(axis=1)).ravel()
+    mean = np.asarray(counts @ table) / np.maximum(n_pieces, 1)[:, None]
+    return FeatureMatrix(index, _unit_rows_any(mean), [f"w{j}" for j in range(table.shape[1])], name)

@@ -35,8 +35,6 @@ _BLOCK = 2_000_000
 _DENSE_LIMIT = 3000
 
 
-
-
 def _aggregate(s: np.ndarray, dev: np.ndarray, k: int, min_k: int) -> np.ndarray:
     r"""Offsets :math:`\sum_{j \in N_k} s_j d_j / \sum_{j \in N_k} s_j` row by row.
 
@@ -55,20 +53,61 @@ def _aggregate(s: np.ndarray, dev: np.ndarray, k: int, min_k: int) -> np.ndarray
     return np.where(ok, num / np.where(ok, den, 1.0), 0.0)
 
 
+def _extend_catalogue(model: Recommender, features: FeatureMatrix) -> np.ndarray:
+    """Append the items that have features but no rating to a fitted model's catalogue.
+
+    Called inside ``_fit`` of a content model, after :meth:`Recommender.fit`
+    has mapped the training items to ``0..n_train-1``: the items of
+    ``features`` without a training rating get the next indices, so the
+    model can score and recommend them (the cold items). Sets
+    ``n_train_items_`` and extends ``item_ids_``, ``n_items_`` and
+    ``train_``.
+
+    Returns
+    -------
+    numpy.ndarray
+        The row of ``features`` for each catalogue item, in catalogue order.
+
+    Raises
+    ------
+    ValueError
+        A training item has no feature vector (the message names it).
+    """
+    train_ids = model.item_ids_
+    pos = features.ids.get_indexer(train_ids)
+    if np.any(pos < 0):
+        missing = train_ids[pos < 0]
+        raise ValueError(
+            f"item_features has no vector for {len(missing)} training item(s) "
+            f"(e.g. {missing[:10].tolist()}); every rated item needs features "
+            "(drop those ratings or give those items a vector)"
+        )
+    cold = np.flatnonzero(~features.ids.isin(pd.Index(train_ids)))
+    model.n_train_items_ = len(train_ids)
+    if len(cold):
+        ids = pd.Index(train_ids).append(features.ids[cold]).to_numpy()
+        model.item_ids_ = ids
+        model._item_index = pd.Index(ids)
+        model.n_items_ = len(ids)
+        t = model.train_
+        model.train_ = sp.csr_matrix((t.data, t.indices, t.indptr), shape=(model.n_users_, model.n_items_))
+    return np.concatenate([pos, cold])
+
+
 class ContentKNN(Recommender):
     r"""Item-based nearest neighbours over *content* similarity.
 
     **Rating mode** (``mode="knn"``, the default). With :math:`I_u` the items
     user :math:`u` rated in training, :math:`\bar r_u` the user's mean rating
-    and :math:`N_k(i; I_u)` the ``k`` items of :math:`I_u` whose feature
+    and :math:`N_u^k(i)` the ``k`` items of :math:`I_u` whose feature
     vectors are most similar to item :math:`i`'s (only positive similarities
     count),
 
     .. math::
 
         \hat r_{ui} = \bar r_u +
-        \frac{\sum_{j \in N_k(i; I_u)} \mathrm{sim}(i, j)\,(r_{uj} - \bar r_u)}
-             {\sum_{j \in N_k(i; I_u)} |\mathrm{sim}(i, j)|}.
+        \frac{\sum_{j \in N_u^k(i)} \mathrm{sim}(i, j)\,(r_{uj} - \bar r_u)}
+             {\sum_{j \in N_u^k(i)} |\mathrm{sim}(i, j)|}.
 
     It is the item-based KNN of chapter 3 with two changes: the similarity
     comes from item features (``sim`` = cosine, Pearson or Jaccard of the
@@ -79,8 +118,8 @@ class ContentKNN(Recommender):
     scale. Fewer than ``min_k`` positive neighbours give :math:`\bar r_u`.
 
     **Ranking mode** (``mode="profile"``). The score is
-    :math:`\cos(\mathbf p_u, \mathbf x_i)` (or Pearson with ``sim="pearson"``)
-    between the user's profile :math:`\mathbf p_u` (the centred,
+    :math:`\cos(\boldsymbol\pi_u, \mathbf x_i)` (or Pearson with ``sim="pearson"``)
+    between the user's profile :math:`\boldsymbol\pi_u` (the centred,
     rating-weighted mean of the rated items' unit vectors, see
     :func:`recbook.content.user_profiles`) and the item's vector: a score in
     :math:`[-1, 1]` for ranking, not a rating (not clipped).
@@ -171,25 +210,7 @@ class ContentKNN(Recommender):
 
     def _setup_catalogue(self, features: FeatureMatrix) -> np.ndarray:
         """Extend the id map with feature-only items; return feature rows in catalogue order."""
-        train_ids = self.item_ids_
-        pos = features.ids.get_indexer(train_ids)
-        if np.any(pos < 0):
-            missing = train_ids[pos < 0]
-            raise ValueError(
-                f"item_features has no vector for {len(missing)} training item(s) "
-                f"(e.g. {missing[:10].tolist()}); every rated item needs features "
-                "(drop those ratings or give those items a vector)"
-            )
-        cold = np.flatnonzero(~features.ids.isin(pd.Index(train_ids)))
-        self.n_train_items_ = len(train_ids)
-        if len(cold):
-            ids = pd.Index(train_ids).append(features.ids[cold]).to_numpy()
-            self.item_ids_ = ids
-            self._item_index = pd.Index(ids)
-            self.n_items_ = len(ids)
-            t = self.train_
-            self.train_ = sp.csr_matrix((t.data, t.indices, t.indptr), shape=(self.n_users_, self.n_items_))
-        return np.concatenate([pos, cold])
+        return _extend_catalogue(self, features)
 
     def _setup_users(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
         last = pd.DataFrame({"u": u, "i": i, "r": r}).drop_duplicates(["u", "i"], keep="last")
@@ -244,10 +265,14 @@ class ContentKNN(Recommender):
         """Neighbour offsets for target items (internal indices) of one user."""
         return _aggregate(self._similarity(targets, nbrs), dev, self._k, self._min_k)
 
-    def _user_estimates(self, uu: int, targets: np.ndarray) -> np.ndarray:
-        """Estimates (or profile scores) of one known user for internal items ``targets``."""
+    def _user_estimates(self, uu: int, targets: np.ndarray, everything: bool = False) -> np.ndarray:
+        """Estimates (or profile scores) of one known user for internal items ``targets``.
+
+        ``everything=True`` says that ``targets`` is the whole catalogue in
+        order, so profile mode can skip copying the item rows.
+        """
         if self.mode == "profile":
-            prod = self._profiles[uu] @ self._x[targets].T
+            prod = self._profiles[uu] @ (self._x if everything else self._x[targets]).T
             return np.clip(np.asarray(prod.toarray() if sp.issparse(prod) else prod).ravel(), -1.0, 1.0)
         nbrs, dev = self._neighbours(uu)
         out = np.zeros(len(targets))
@@ -285,7 +310,7 @@ class ContentKNN(Recommender):
         out = np.empty((len(u), self.n_items_))
         everything = np.arange(self.n_items_)
         for row, uu in enumerate(u):
-            out[row] = self._fallback(everything) if uu < 0 else self._user_estimates(int(uu), everything)
+            out[row] = self._fallback(everything) if uu < 0 else self._user_estimates(int(uu), everything, True)
         return out
 
     # ------------------------------------------------------------ explain
@@ -295,7 +320,7 @@ class ContentKNN(Recommender):
         Returns
         -------
         pandas.DataFrame
-            One row per neighbour in :math:`N_k(i; I_u)`, most similar first:
+            One row per neighbour in :math:`N_u^k(i)`, most similar first:
             ``item, similarity, rating, deviation`` (:math:`r_{uj} - \\bar r_u`)
             and ``weight`` (its share of the total similarity). Empty when the
             user is unknown or no neighbour has a positive similarity.

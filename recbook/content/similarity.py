@@ -234,7 +234,7 @@ def user_profiles(
 
     .. math::
 
-        \mathbf p_u = \frac{\sum_{j \in I_u} (r_{uj} - \bar r_u)\,\hat{\mathbf x}_j}
+        \boldsymbol\pi_u = \frac{\sum_{j \in I_u} (r_{uj} - \bar r_u)\,\hat{\mathbf x}_j}
                            {\sum_{j \in I_u} |r_{uj} - \bar r_u|}.
 
     Items rated above the user's own mean pull the profile towards their
@@ -245,7 +245,7 @@ def user_profiles(
     With ``centre=False`` the weights are :math:`r_{uj} / \sum_j |r_{uj}|`
     (a rating-weighted mean). Duplicated ``(user, item)`` rows keep the last
     rating. A user's content score for item :math:`i` is then
-    :math:`\cos(\mathbf p_u, \mathbf x_i)` (``ContentKNN(mode="profile")``).
+    :math:`\cos(\boldsymbol\pi_u, \mathbf x_i)` (``ContentKNN(mode="profile")``).
 
     Parameters
     ----------
