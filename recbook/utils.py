@@ -6,7 +6,6 @@ when called, so that ``import recbook`` stays cheap.
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 import time
@@ -262,6 +261,12 @@ def seed_everything(seed: int = 0) -> None:
     torch is seeded only if it has already been imported (so this function
     never pays torch's import cost for notebooks that do not use it).
 
+    It does not set ``PYTHONHASHSEED``: hash randomisation of ``str`` keys is
+    fixed when the interpreter starts, so setting it inside a running program
+    has no effect. recbook never lets results depend on the iteration order of
+    a set or a dict of strings; set the variable before starting Python if your
+    own code does.
+
     Parameters
     ----------
     seed : int
@@ -270,7 +275,6 @@ def seed_everything(seed: int = 0) -> None:
     seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    os.environ["PYTHONHASHSEED"] = str(seed)
     if "torch" in sys.modules:
         import torch
 

@@ -139,3 +139,16 @@ def test_declared_constraints_type_and_value_errors():
     with pytest.raises(ValueError, match="not one of its parameters"):
         validate_params(good, {"nope": [Integer()]}, "M")
     assert "a positive integer" in str(Integer(min=1)) and "(0, 1)" in str(Real(0, 1, min_open=True, max_open=True))
+
+
+def test_star_import_and_every_listed_module_exists():
+    import importlib
+
+    import recbook
+
+    for name in recbook.__all__:
+        if name != "__version__":
+            importlib.import_module(f"recbook.{name}")
+    namespace: dict = {}
+    exec("from recbook import *", namespace)
+    assert "evaluate" in namespace and "cf" in namespace
