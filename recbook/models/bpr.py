@@ -59,11 +59,11 @@ class TorchBPR(TorchRecommender):
     ----------
     n_factors : int, default 64
         The number of factors :math:`d`.
-    reg : float, default 1e-4
+    reg : float, default 0.01
         :math:`\\lambda`, the L2 penalty on the factors of each sampled triple.
-    n_epochs : int, default 30
+    n_epochs : int, default 60
     batch_size : int, default 1024
-    lr : float, default 0.005
+    lr : float, default 0.002
         Adam's learning rate.
     device : {"cpu", "cuda", "auto"}, default "cpu"
     seed : int, default 0
@@ -77,6 +77,10 @@ class TorchBPR(TorchRecommender):
         Views of the same arrays in the package's vocabulary.
     history_ : pandas.DataFrame
         Mean loss per epoch.
+
+    The defaults were chosen on the ``topk`` protocol's validation split of
+    seed 0 (NDCG@10 0.2508 against 0.2482 for :class:`recbook.cf.BPR` with its
+    chosen ``lr=0.01, reg=0.01, n_epochs=200`` on the same split).
 
     Negatives are drawn uniformly from the items, and a draw that hits one of
     the user's training items is drawn again once (a few remain positives, a
@@ -93,10 +97,10 @@ class TorchBPR(TorchRecommender):
     def __init__(
         self,
         n_factors: int = 64,
-        reg: float = 1e-4,
-        n_epochs: int = 30,
+        reg: float = 0.01,
+        n_epochs: int = 60,
         batch_size: int = 1024,
-        lr: float = 0.005,
+        lr: float = 0.002,
         device: str = "cpu",
         seed: int = 0,
         show_progress: bool = False,
