@@ -13,9 +13,11 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+#: The package's modules, in the book's chapter order (later chapters add theirs here).
 _SUBMODULES = {
     "base",
     "utils",
+    "testing",
     "datasets",
     "split",
     "metrics",
@@ -25,10 +27,6 @@ _SUBMODULES = {
     "content",
     "hybrid",
     "models",
-    "train",
-    "distill",
-    "compress",
-    "online",
 }
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]

@@ -1,4 +1,4 @@
-"""The one estimator shape every recbook model follows.
+r"""The one estimator shape every recbook model follows.
 
 A recbook model is used like a scikit-learn estimator:
 
@@ -10,15 +10,45 @@ A recbook model is used like a scikit-learn estimator:
 Inputs and outputs use the data set's own ids; the mapping to ``0..n-1``
 indices is internal (``user_ids_[u]`` is the raw id of internal user ``u``).
 
+**The contract** (checked for every public model by ``tests/test_estimators.py``):
+
+* ``__init__`` stores its arguments under the same names and does nothing
+  else; ``get_params``/``set_params``/``clone`` round-trip. Side data given to
+  a constructor (item features, a user->group mapping) is never copied by
+  :func:`sklearn.base.clone` and never printed in full by ``repr``, and
+  ``fit`` never modifies it.
+* Hyper-parameters are validated **once, when** ``fit`` **starts**, against the
+  class's declared ``_parameter_constraints`` (see
+  :func:`recbook.utils.validate_params`; a wrong type raises ``TypeError``, a
+  bad value ``ValueError``), then by the optional ``_check_params`` hook for
+  rules that involve several parameters.
+* ``fit`` returns ``self``; every fitted attribute ends with ``_``; a model
+  used before ``fit`` raises :class:`NotFittedError`.
+* The same seed gives the same predictions; a pickled model predicts the same.
+
 **Unknown users and items** (one policy for the whole package, as in
 Surprise): a pair whose user or item was not in the training data gets the
 model's *fallback* estimate, which every model documents. For rating models it
 is the baseline estimate restricted to what is known (the global mean
-:math:`\\mu`, plus :math:`b_u` or :math:`b_i` when one side is known) or simply
-:math:`\\mu`; for pure ranking models it is the item's popularity score. Nothing
-crashes deep inside NumPy.
+:math:`\mu`, plus :math:`b_u` or :math:`b_i` when one side is known) or simply
+:math:`\mu`; for pure ranking models it is the item's popularity score. Nothing
+crashes deep inside NumPy; :func:`lookup` is the one helper for "a value per
+known index, a fallback for ``-1``".
 
-Subclasses implement three hooks on internal indices:
+**Rating or ranking model.** A rating model estimates ratings, and
+``predict`` clips them to the training scale; a ranking model returns scores
+that only order items. The class says which with ``_rating_model`` (a class
+attribute), or by overriding :meth:`Recommender._predicts_ratings` when it
+depends on a hyper-parameter.
+
+**One vocabulary of fitted attributes** (where a model has them):
+``user_factors_``, ``item_factors_`` (:math:`P`, :math:`Q`, one row per
+internal id), ``user_bias_``, ``item_bias_`` (:math:`b_u`, :math:`b_i`),
+``history_`` (a DataFrame, one row per epoch, columns ``epoch`` and the
+losses). Models that reproduce Surprise also answer to Surprise's names
+``pu_``, ``qi_``, ``bu_``, ``bi_`` (aliases, not copies).
+
+Subclasses implement three hooks on internal indices, and may use two more:
 
 ``_fit(u, i, r)``
     train on integer arrays ``u`` (users), ``i`` (items) and float ``r``.
@@ -27,19 +57,48 @@ Subclasses implement three hooks on internal indices:
 ``_score_users(u)``
     optional: a dense ``(len(u), n_items_)`` score matrix for top-K; the
     default evaluates ``_predict_idx`` on the grid, which is correct but slow.
+``_extra_items(frame)``
+    optional: ids of items the model can score although they have no
+    training interaction (a content model's cold items); the base class
+    appends them to the catalogue before ``_fit``.
+``_check_params()``
+    optional: checks that involve several hyper-parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from typing import Any
+import copy
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-__all__ = ["Recommender", "check_interactions", "select_top", "top_k"]
+from recbook.utils import Integer, validate_params
+
+__all__ = ["NotFittedError", "Recommender", "check_interactions", "check_k", "lookup", "select_top", "top_k"]
+
+
+class NotFittedError(ValueError, AttributeError):
+    """A model was used before :meth:`Recommender.fit` (also a ``ValueError`` and an ``AttributeError``, as in scikit-learn)."""
+
+
+def lookup(values: np.ndarray, index: np.ndarray, fallback: Any = 0.0) -> np.ndarray:
+    """``values[index]`` where ``index >= 0``, ``fallback`` where ``index == -1``.
+
+    The one way recbook reads a per-user or per-item array for indices that may
+    mark an unknown id (``-1``): ``lookup(item_bias, i)`` is :math:`b_i` for
+    known items and 0 for unknown ones. ``values`` may have more dimensions
+    (rows are looked up; unknown rows are filled with ``fallback``).
+    """
+    index = np.asarray(index, dtype=np.int64)
+    known = index >= 0
+    out = np.asarray(values)[np.where(known, index, 0)]
+    if out.ndim > 1:
+        return np.where(known.reshape((-1,) + (1,) * (out.ndim - 1)), out, fallback)
+    return np.where(known, out, fallback)
 
 
 def check_interactions(
@@ -110,10 +169,9 @@ def _as_1d(values: Any, name: str) -> np.ndarray:
     return arr
 
 
-def check_k(k: Any) -> int:
-    """Validate a list length ``k`` (a positive integer)."""
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k <= 0:
-        raise ValueError(f"k must be a positive integer, got {k!r}")
+def check_k(k: Any, name: str = "k") -> int:
+    """Validate a list length ``k`` (a positive integer; ``TypeError`` for a non-integer)."""
+    validate_params({name: k}, {name: [Integer(min=1)]}, "")
     return int(k)
 
 
@@ -205,15 +263,51 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return np.take_along_axis(part, order, axis=1)
 
 
+def _is_side_data(value: Any) -> bool:
+    """Data (not a hyper-parameter value) given to a constructor: shared by clones, summarised by repr."""
+    if isinstance(value, (pd.DataFrame, pd.Series, np.ndarray)) or sp.issparse(value):
+        return True
+    if type(value).__name__ == "FeatureMatrix":
+        return True
+    if isinstance(value, Mapping) and value and all(_is_side_data(v) for v in value.values()):
+        return True
+    return False
+
+
+def _short(value: Any) -> str:
+    """A one-line description of a constructor argument for ``repr``."""
+    if isinstance(value, pd.DataFrame):
+        return f"<DataFrame {value.shape[0]}x{value.shape[1]}>"
+    if isinstance(value, pd.Series):
+        return f"<Series {len(value)}>"
+    if isinstance(value, np.ndarray):
+        return f"<ndarray {'x'.join(map(str, value.shape))} {value.dtype}>"
+    if sp.issparse(value):
+        return f"<sparse {value.shape[0]}x{value.shape[1]}>"
+    if type(value).__name__ == "FeatureMatrix":
+        return repr(value)
+    if isinstance(value, Mapping) and _is_side_data(value):
+        return "{" + ", ".join(f"{k!r}: {_short(v)}" for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)) and any(isinstance(v, Recommender) for v in value):
+        inner = ", ".join(_short(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner})"
+    return repr(value)
+
+
 class Recommender(BaseEstimator):
-    """Base class: id mapping, input checks, ``predict`` and ``recommend``.
+    """Base class: parameter checks, id mapping, input checks, ``predict`` and ``recommend``.
+
+    See the module docstring for the contract every subclass follows.
 
     Attributes set by :meth:`fit`
     ----------------------------
     user_ids_, item_ids_ : np.ndarray
         Raw ids of the internal users and items, in order of first
-        appearance in the training frame (Surprise's inner-id order).
+        appearance in the training frame (Surprise's inner-id order), then
+        (for models with ``_extra_items``) the items without interactions.
     n_users_, n_items_ : int
+    n_train_items_ : int
+        Items with at least one training interaction (the first columns).
     global_mean_ : float
         Mean training rating :math:`\\mu`.
     rating_scale_ : tuple of float
@@ -224,22 +318,86 @@ class Recommender(BaseEstimator):
         for duplicated pairs), used to exclude seen items.
     """
 
+    #: Declared hyper-parameter constraints, checked when ``fit`` starts.
+    _parameter_constraints: ClassVar[dict[str, list]] = {}
     #: Rating models clip ``predict`` to the training scale; ranking models don't.
-    _clip: bool = True
+    _rating_model: ClassVar[bool] = True
+
+    # ------------------------------------------------------------- contract
+    def _predicts_ratings(self) -> bool:
+        """Whether ``predict`` estimates ratings (clipped to the scale) rather than ranking scores."""
+        return bool(getattr(self, "_clip", type(self)._rating_model))  # _clip: the older spelling
+
+    def _validate_params(self) -> None:
+        """Check the declared constraints, then the cross-parameter hook."""
+        validate_params(self.get_params(deep=False), self._parameter_constraints, type(self).__name__)
+        self._check_params()
+
+    def _check_params(self) -> None:
+        """Hook for checks that involve several hyper-parameters (default: none)."""
+
+    def _extra_items(self, frame: pd.DataFrame) -> np.ndarray:
+        """Hook: ids of items without training interactions that the model can score (default: none)."""
+        return np.empty(0, dtype=object)
+
+    def __sklearn_clone__(self) -> "Recommender":
+        """Clone for :func:`sklearn.base.clone`: estimators are cloned, side data shared, the rest deep-copied."""
+        from sklearn.base import clone
+
+        params = {}
+        for name, value in self.get_params(deep=False).items():
+            if isinstance(value, Recommender):
+                params[name] = clone(value)
+            elif _is_side_data(value):
+                params[name] = value  # data, not a hyper-parameter: never copied
+            elif isinstance(value, (list, tuple)) and any(isinstance(v, Recommender) for v in value):
+                params[name] = type(value)(clone(v) if isinstance(v, Recommender) else copy.deepcopy(v) for v in value)
+            else:
+                params[name] = copy.deepcopy(value)
+        return type(self)(**params)
+
+    def __repr__(self, N_CHAR_MAX: int = 700) -> str:  # noqa: N803 - scikit-learn's signature
+        import inspect
+
+        defaults = {
+            n: p.default for n, p in inspect.signature(type(self).__init__).parameters.items() if n != "self"
+        }
+        parts = []
+        for name, value in self.get_params(deep=False).items():
+            default = defaults.get(name, inspect.Parameter.empty)
+            try:
+                same = default is not inspect.Parameter.empty and not _is_side_data(value) and bool(default == value)
+            except Exception:  # pragma: no cover - exotic values
+                same = False
+            if not same:
+                parts.append(f"{name}={_short(value)}")
+        return f"{type(self).__name__}({', '.join(parts)})"
 
     # ------------------------------------------------------------------ fit
     def fit(self, train: pd.DataFrame) -> "Recommender":
-        """Fit the model on an interactions frame (``user, item[, rating]``)."""
+        """Fit the model on an interactions frame (``user, item[, rating]``) and return it.
+
+        Hyper-parameters are validated first (``TypeError``/``ValueError``),
+        then the frame (:func:`check_interactions`).
+        """
+        self._validate_params()
         frame = check_interactions(train, "train")
         u_codes, user_ids = pd.factorize(frame["user"], sort=False)
         i_codes, item_ids = pd.factorize(frame["item"], sort=False)
         r = frame["rating"].to_numpy(dtype=np.float64)
+        n_train_items = len(item_ids)
+        extra = np.asarray(self._extra_items(frame), dtype=object if item_ids.dtype == object else None)
+        if len(extra):
+            extra = extra[~pd.Index(extra).isin(item_ids)]
+            extra = pd.unique(extra)
+            item_ids = pd.Index(item_ids).append(pd.Index(extra))
         self.user_ids_ = np.asarray(user_ids)
         self.item_ids_ = np.asarray(item_ids)
         self._user_index = pd.Index(user_ids)
         self._item_index = pd.Index(item_ids)
         self.n_users_ = len(user_ids)
         self.n_items_ = len(item_ids)
+        self.n_train_items_ = n_train_items
         self.global_mean_ = float(r.mean())
         self.rating_scale_ = (float(r.min()), float(r.max()))
         u = u_codes.astype(np.int64)
@@ -259,7 +417,7 @@ class Recommender(BaseEstimator):
     # ------------------------------------------------------------- mapping
     def _check_fitted(self) -> None:
         if not hasattr(self, "user_ids_"):
-            raise RuntimeError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
+            raise NotFittedError(f"{type(self).__name__} is not fitted yet: call fit(train) first")
 
     def user_index(self, users: Any) -> np.ndarray:
         """Internal indices of raw user ids (``-1`` for unknown users)."""
@@ -288,7 +446,7 @@ class Recommender(BaseEstimator):
         u = self._user_index.get_indexer(users).astype(np.int64)
         i = self._item_index.get_indexer(items).astype(np.int64)
         est = np.asarray(self._predict_idx(u, i), dtype=np.float64)
-        if self._clip:
+        if self._predicts_ratings():
             est = np.clip(est, *self.rating_scale_)
         return est
 
@@ -297,7 +455,7 @@ class Recommender(BaseEstimator):
 
     # --------------------------------------------------------------- top-K
     def score_items(self, users: Any) -> np.ndarray:
-        """Scores of every training item for each user: shape ``(len(users), n_items_)``.
+        """Scores of every catalogue item for each user: shape ``(len(users), n_items_)``.
 
         Column ``j`` belongs to item ``item_ids_[j]``. Unknown users get the
         fallback scores.
@@ -335,10 +493,14 @@ class Recommender(BaseEstimator):
         -------
         pandas.DataFrame
             Columns ``user, item, score, rank`` (rank 1 is best), ``k`` rows
-            per user or fewer when the user has seen almost everything.
+            per user or fewer when the user has seen almost everything; ties
+            are broken by the lower internal index (:func:`top_k`).
         """
         self._check_fitted()
         k = check_k(k)
+        batch_size = check_k(batch_size, "batch_size")
+        if not isinstance(exclude_seen, (bool, np.bool_)):
+            raise TypeError(f"exclude_seen must be True or False, got {exclude_seen!r}")
         users = self.user_ids_ if users is None else _as_1d(users, "users")
         uidx = self._user_index.get_indexer(users).astype(np.int64)
         out_u, out_i, out_s, out_r = [], [], [], []

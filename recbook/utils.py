@@ -6,7 +6,6 @@ when called, so that ``import recbook`` stays cheap.
 
 from __future__ import annotations
 
-import os
 import random
 import sys
 import time
@@ -16,6 +15,12 @@ from typing import Any
 import numpy as np
 
 __all__ = [
+    "Integer",
+    "Real",
+    "Options",
+    "Boolean",
+    "InstanceOf",
+    "validate_params",
     "check_int",
     "check_number",
     "check_seed",
@@ -74,11 +79,193 @@ def check_fraction(name: str, value: Any) -> float:
     return float(value)
 
 
+# ------------------------------------------------------- declared constraints
+# Estimators declare what each hyper-parameter may be (``_parameter_constraints``)
+# and recbook.base.Recommender checks them once, at the start of fit. One policy:
+# a value of the wrong *type* raises TypeError, a value of the right type outside
+# the allowed range or set raises ValueError; both name the parameter, the value
+# and what was expected.
+
+
+class _Constraint:
+    """One allowed kind of value for a hyper-parameter."""
+
+    def accepts_type(self, value: Any) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def accepts(self, value: Any) -> bool:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return self.describe()
+
+
+@dataclass(frozen=True, repr=False)
+class Integer(_Constraint):
+    """An integer (not a bool) in ``[min, max]`` (either bound may be ``None``)."""
+
+    min: int | None = None
+    max: int | None = None
+
+    def accepts_type(self, value: Any) -> bool:
+        return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+    def accepts(self, value: Any) -> bool:
+        return (self.min is None or value >= self.min) and (self.max is None or value <= self.max)
+
+    def describe(self) -> str:
+        if self.min is not None and self.max is not None:
+            return f"an integer in [{self.min}, {self.max}]"
+        if self.min is not None:
+            return {1: "a positive integer", 0: "a non-negative integer"}.get(self.min, f"an integer >= {self.min}")
+        if self.max is not None:
+            return f"an integer <= {self.max}"
+        return "an integer"
+
+
+@dataclass(frozen=True, repr=False)
+class Real(_Constraint):
+    """A finite real number (int or float, not bool) between ``min`` and ``max``.
+
+    ``min_open``/``max_open`` make a bound strict (``Real(0, min_open=True)``
+    is "> 0").
+    """
+
+    min: float | None = None
+    max: float | None = None
+    min_open: bool = False
+    max_open: bool = False
+
+    def accepts_type(self, value: Any) -> bool:
+        return _is_number(value)
+
+    def accepts(self, value: Any) -> bool:
+        if not np.isfinite(value):
+            return False
+        if self.min is not None and (value < self.min or (self.min_open and value == self.min)):
+            return False
+        if self.max is not None and (value > self.max or (self.max_open and value == self.max)):
+            return False
+        return True
+
+    def describe(self) -> str:
+        if self.min is None and self.max is None:
+            return "a finite number"
+        lo = "" if self.min is None else ("(" if self.min_open else "[") + f"{self.min:g}"
+        hi = "" if self.max is None else f"{self.max:g}" + (")" if self.max_open else "]")
+        if self.max is None:
+            return f"a finite number {'>' if self.min_open else '>='} {self.min:g}"
+        if self.min is None:
+            return f"a finite number {'<' if self.max_open else '<='} {self.max:g}"
+        return f"a number in {lo}, {hi}"
+
+
+@dataclass(frozen=True, repr=False)
+class Options(_Constraint):
+    """One of a fixed set of values (typically strings)."""
+
+    values: tuple
+
+    def __init__(self, *values: Any) -> None:
+        object.__setattr__(self, "values", tuple(values))
+
+    def accepts_type(self, value: Any) -> bool:
+        return any(isinstance(value, type(v)) and not isinstance(value, bool) or value is v for v in self.values)
+
+    def accepts(self, value: Any) -> bool:
+        return any(value == v for v in self.values)
+
+    def describe(self) -> str:
+        return "one of " + ", ".join(repr(v) for v in self.values)
+
+
+@dataclass(frozen=True, repr=False)
+class Boolean(_Constraint):
+    """``True`` or ``False``."""
+
+    def accepts_type(self, value: Any) -> bool:
+        return isinstance(value, (bool, np.bool_))
+
+    def accepts(self, value: Any) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return "True or False"
+
+
+@dataclass(frozen=True, repr=False)
+class InstanceOf(_Constraint):
+    """An instance of one of ``types`` (e.g. a :class:`recbook.base.Recommender`)."""
+
+    types: tuple
+    what: str = ""
+
+    def __init__(self, *types: type, what: str = "") -> None:
+        object.__setattr__(self, "types", tuple(types))
+        object.__setattr__(self, "what", what)
+
+    def accepts_type(self, value: Any) -> bool:
+        return isinstance(value, self.types)
+
+    def accepts(self, value: Any) -> bool:
+        return True
+
+    def describe(self) -> str:
+        return self.what or "an instance of " + " or ".join(t.__name__ for t in self.types)
+
+
+def validate_params(params: dict[str, Any], constraints: dict[str, list], owner: str) -> None:
+    """Check every hyper-parameter against its declared constraints.
+
+    Parameters
+    ----------
+    params : dict
+        Name -> value (``estimator.get_params(deep=False)``).
+    constraints : dict
+        Name -> list of allowed kinds: :class:`Integer`, :class:`Real`,
+        :class:`Options`, :class:`Boolean`, :class:`InstanceOf`, or ``None``
+        (the value ``None`` is allowed). A parameter without an entry is not
+        checked.
+    owner : str
+        The estimator's class name, for the messages ("" for none).
+
+    Raises
+    ------
+    TypeError
+        The value is of no allowed type.
+    ValueError
+        The value has an allowed type but is outside the allowed range or set.
+    """
+    prefix = f"{owner}: " if owner else ""
+    for name, allowed in constraints.items():
+        if name not in params:
+            raise ValueError(f"{owner} declares a constraint for {name!r}, which is not one of its parameters")
+        value = params[name]
+        if value is None and None in allowed:
+            continue
+        kinds = [c for c in allowed if c is not None]
+        expected = " or ".join([c.describe() for c in kinds] + (["None"] if None in allowed else []))
+        typed = [c for c in kinds if c.accepts_type(value)]
+        if not typed:
+            raise TypeError(f"{prefix}{name} must be {expected}, got {value!r} ({type(value).__name__})")
+        if not any(c.accepts(value) for c in typed):
+            raise ValueError(f"{prefix}{name} must be {expected}, got {value!r}")
+
+
 def seed_everything(seed: int = 0) -> None:
     """Seed Python's ``random``, NumPy's legacy global generator and torch.
 
     torch is seeded only if it has already been imported (so this function
     never pays torch's import cost for notebooks that do not use it).
+
+    It does not set ``PYTHONHASHSEED``: hash randomisation of ``str`` keys is
+    fixed when the interpreter starts, so setting it inside a running program
+    has no effect. recbook never lets results depend on the iteration order of
+    a set or a dict of strings; set the variable before starting Python if your
+    own code does.
 
     Parameters
     ----------
@@ -88,7 +275,6 @@ def seed_everything(seed: int = 0) -> None:
     seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    os.environ["PYTHONHASHSEED"] = str(seed)
     if "torch" in sys.modules:
         import torch
 

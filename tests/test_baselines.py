@@ -64,7 +64,7 @@ def test_recommend_shape_and_exclusion(cls, random_frame):
         assert g["rank"].tolist() == [1, 2, 3, 4, 5]
     if cls is not baselines.NormalPredictor:  # NormalPredictor draws a fresh sequence per call
         known = rec[rec.user != 12345]
-        assert np.allclose(m.predict(known.user, known.item), np.clip(known.score, *m.rating_scale_) if m._clip else known.score)
+        assert np.allclose(m.predict(known.user, known.item), np.clip(known.score, *m.rating_scale_) if m._predicts_ratings() else known.score)
 
 
 @pytest.mark.parametrize("cls", ALL_MODELS)

@@ -111,3 +111,44 @@ def test_show_source_of_a_method_and_a_builtin(capsys):
     assert capsys.readouterr().out.startswith("def _fit(self")  # dedented
     with pytest.raises(TypeError, match="cannot find the source"):
         show_source(len)
+
+
+def test_declared_constraints_type_and_value_errors():
+    from recbook.utils import Boolean, InstanceOf, Integer, Options, Real, validate_params
+
+    cons = {
+        "k": [Integer(min=1)],
+        "lr": [Real(min=0, min_open=True)],
+        "frac": [Real(0, 1, min_open=True, max_open=True)],
+        "sim": [Options("cosine", "msd")],
+        "flag": [Boolean()],
+        "cap": [None, Integer(min=0)],
+        "ids": [InstanceOf(list, tuple, what="a list or tuple of ids")],
+    }
+    good = {"k": 3, "lr": 0.1, "frac": 0.5, "sim": "msd", "flag": False, "cap": None, "ids": [1]}
+    validate_params(good, cons, "M")
+    validate_params({**good, "cap": 0, "k": np.int64(2)}, cons, "M")
+    bad_value = [("k", 0), ("lr", 0.0), ("lr", float("nan")), ("frac", 1.0), ("sim", "pearson"), ("cap", -1)]
+    for name, value in bad_value:
+        with pytest.raises(ValueError, match=rf"M: {name} must be .*got"):
+            validate_params({**good, name: value}, cons, "M")
+    bad_type = [("k", 1.5), ("k", True), ("k", "3"), ("lr", "0.1"), ("flag", 1), ("sim", 3), ("ids", "1,2")]
+    for name, value in bad_type:
+        with pytest.raises(TypeError, match=rf"M: {name} must be"):
+            validate_params({**good, name: value}, cons, "M")
+    with pytest.raises(ValueError, match="not one of its parameters"):
+        validate_params(good, {"nope": [Integer()]}, "M")
+    assert "a positive integer" in str(Integer(min=1)) and "(0, 1)" in str(Real(0, 1, min_open=True, max_open=True))
+
+
+def test_star_import_and_every_listed_module_exists():
+    import importlib
+
+    import recbook
+
+    for name in recbook.__all__:
+        if name != "__version__":
+            importlib.import_module(f"recbook.{name}")
+    namespace: dict = {}
+    exec("from recbook import *", namespace)
+    assert "evaluate" in namespace and "cf" in namespace

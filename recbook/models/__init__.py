@@ -1,0 +1,35 @@
+"""Chapter 6: large models, as recbook estimators wrapping ``torch.nn.Module``.
+
+* :mod:`recbook.models.base` -- :class:`TorchRecommender`, the base every torch
+  model follows: hyper-parameters only in ``__init__`` (``device`` and
+  ``seed`` among them), a seeded local generator, the fitted state as NumPy
+  arrays (``state_dict_``), checkpoints saved with ``torch.save`` and loaded
+  with ``torch.load(..., weights_only=True)``.
+* :mod:`recbook.models.bpr` -- :class:`TorchBPR`, matrix factorisation trained
+  with the BPR loss in torch: the worked example of how to add a model
+  (``CONTRIBUTING.md``, "How to add a model").
+
+Nothing here imports torch until a model is used, so ``import recbook`` stays
+cheap; ``import recbook.models.base`` imports torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_WHERE = {
+    "base": "recbook.models.base",
+    "bpr": "recbook.models.bpr",
+    "TorchRecommender": "recbook.models.base",
+    "TorchBPR": "recbook.models.bpr",
+}
+
+__all__ = sorted(_WHERE)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        module = importlib.import_module(_WHERE[name])
+        return module if _WHERE[name].endswith("." + name) else getattr(module, name)
+    raise AttributeError(f"module 'recbook.models' has no attribute {name!r}")

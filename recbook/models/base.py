@@ -1,0 +1,276 @@
+r"""The base of every torch model in recbook: :class:`TorchRecommender`.
+
+A torch model is an ordinary :class:`~recbook.base.Recommender`: the
+constructor stores hyper-parameters (including ``device`` and ``seed``),
+``fit`` trains, ``predict`` and ``recommend`` come from the base class. What
+this class adds is the torch plumbing, once:
+
+* **Seeded and deterministic on the CPU.** The module is built with torch's
+  global generator forked and seeded (``torch.random.fork_rng``), so building
+  a model never disturbs the caller's random state; mini-batch order and
+  negative samples come from a *local* ``torch.Generator`` seeded with
+  ``seed``. With ``repro.env``'s fixed threads and code paths, the same seed
+  gives the same parameters on any x86-64 machine.
+* **Fitted state as NumPy arrays.** After training, ``state_dict_`` holds the
+  module's parameters and buffers as NumPy arrays (so the model pickles,
+  ``recbook.utils.model_size`` counts it, and nothing holds a device tensor);
+  the module is rebuilt from it on first use for scoring.
+* **Checkpoints** with ``torch.save`` (:meth:`TorchRecommender.save`), loaded
+  with ``torch.load(path, weights_only=True)`` (:meth:`TorchRecommender.load`),
+  which refuses to unpickle arbitrary objects.
+* ``history_``: one row per epoch (``epoch``, ``loss``).
+
+A subclass implements three torch hooks (and declares its hyper-parameters):
+
+``_build()``
+    return the ``torch.nn.Module`` for ``n_users_`` users and ``n_items_`` items.
+``_loss(module, batch, generator)``
+    the mean loss of a mini-batch; ``batch`` is a dict of tensors (``u``,
+    ``i``, ``r``, each of the batch's length) on the model's device.
+``_scores(module, u)``
+    a ``(len(u), n_items_)`` score tensor for the internal user indices ``u``
+    (all known, ``>= 0``).
+
+and, optionally, ``_fallback_scores()``: the scores of an unknown user (by
+default the mean of every user's scores, computed once after training). An
+unknown item gets the mean of the user's scores.
+
+See :class:`recbook.models.bpr.TorchBPR` for a complete example (CONTRIBUTING.md,
+"How to add a model").
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+import torch
+
+from recbook.base import Recommender
+from recbook.utils import Boolean, Integer, Options, Real
+
+__all__ = ["TorchRecommender"]
+
+#: Format tag written into every checkpoint.
+CHECKPOINT_FORMAT = "recbook-checkpoint-1"
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; otherwise ``torch.device(device)``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class TorchRecommender(Recommender):
+    """Base class of the torch models (see the module docstring).
+
+    Parameters shared by every torch model (subclasses list them in their own
+    ``__init__`` and ``_parameter_constraints``; :attr:`BASE_CONSTRAINTS`
+    holds the common ones):
+
+    n_epochs : int
+        Passes over the training interactions.
+    batch_size : int
+        Interactions per mini-batch.
+    lr : float
+        Adam's learning rate :math:`\\gamma`.
+    device : str
+        ``"cpu"`` (the default: deterministic), ``"cuda"``, or ``"auto"``.
+    seed : int
+        Seed of the initialisation, the mini-batch order and the sampling.
+    show_progress : bool
+        A tqdm bar over epochs.
+
+    Attributes
+    ----------
+    state_dict_ : dict of str to numpy.ndarray
+        The trained module's parameters and buffers.
+    history_ : pandas.DataFrame
+        ``epoch`` and the mean training ``loss`` of each epoch.
+    """
+
+    _rating_model: ClassVar[bool] = False
+    BASE_CONSTRAINTS: ClassVar[dict[str, list]] = {
+        "n_epochs": [Integer(min=1)],
+        "batch_size": [Integer(min=1)],
+        "lr": [Real(min=0, min_open=True)],
+        "device": [Options("cpu", "cuda", "auto")],
+        "seed": [Integer(min=0)],
+        "show_progress": [Boolean()],
+    }
+
+    # ------------------------------------------------------------- hooks
+    def _build(self) -> torch.nn.Module:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _loss(self, module: torch.nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def _scores(self, module: torch.nn.Module, u: torch.Tensor) -> torch.Tensor:  # pragma: no cover
+        raise NotImplementedError
+
+    def _fallback_scores(self) -> np.ndarray:
+        """Scores of an unknown user: the mean of all users' scores (one row)."""
+        total = np.zeros(self.n_items_)
+        for start in range(0, self.n_users_, 1024):
+            total += self._score_known(np.arange(start, min(start + 1024, self.n_users_))).sum(axis=0)
+        return total / max(self.n_users_, 1)
+
+    # --------------------------------------------------------------- fit
+    def _make_optimizer(self, module: torch.nn.Module) -> torch.optim.Optimizer:
+        return torch.optim.Adam(module.parameters(), lr=float(self.lr))
+
+    def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
+        device = resolve_device(self.device)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(self.seed))
+            module = self._build().to(device)
+        generator = torch.Generator(device="cpu").manual_seed(int(self.seed))
+        data = {
+            "u": torch.tensor(np.asarray(u), dtype=torch.long),
+            "i": torch.tensor(np.asarray(i), dtype=torch.long),
+            "r": torch.tensor(np.asarray(r), dtype=torch.float32),
+        }
+        optimizer = self._make_optimizer(module)
+        rows = []
+        epochs = range(1, int(self.n_epochs) + 1)
+        if self.show_progress:
+            from tqdm.auto import tqdm
+
+            epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch")
+        module.train()
+        for epoch in epochs:
+            order = torch.randperm(len(u), generator=generator)
+            total, seen = 0.0, 0
+            for idx in order.split(int(self.batch_size)):
+                batch = {k: v[idx].to(device) for k, v in data.items()}
+                loss = self._loss(module, batch, generator)
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += float(loss.detach()) * len(idx)
+                seen += len(idx)
+            rows.append({"epoch": epoch, "loss": total / seen})
+        module.eval()
+        self.history_ = pd.DataFrame(rows)
+        self.state_dict_ = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
+        self._module = module
+        self.fallback_scores_ = np.asarray(self._fallback_scores(), dtype=np.float64)
+
+    # ------------------------------------------------------------ scoring
+    def _get_module(self) -> torch.nn.Module:
+        module = getattr(self, "_module", None)
+        if module is None:
+            with torch.random.fork_rng(devices=[]):
+                module = self._build()
+            module.load_state_dict({k: torch.as_tensor(v) for k, v in self.state_dict_.items()})
+            module = module.to(resolve_device(self.device)).eval()
+            self._module = module
+        return module
+
+    def _score_known(self, u: np.ndarray) -> np.ndarray:
+        module = self._get_module()
+        device = next(module.parameters()).device
+        with torch.no_grad():
+            out = self._scores(module, torch.as_tensor(u, dtype=torch.long, device=device))
+        return out.detach().cpu().numpy().astype(np.float64)
+
+    def _score_users(self, u: np.ndarray) -> np.ndarray:
+        u = np.asarray(u, dtype=np.int64)
+        out = np.empty((len(u), self.n_items_))
+        known = u >= 0
+        if known.any():
+            out[known] = self._score_known(u[known])
+        out[~known] = getattr(self, "fallback_scores_", np.zeros(self.n_items_))
+        return out
+
+    def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+        out = np.zeros(len(u))
+        users, inverse = np.unique(u, return_inverse=True)
+        for start in range(0, len(users), 512):
+            block = users[start : start + 512]
+            scores = self._score_users(block)
+            rows = np.flatnonzero((inverse >= start) & (inverse < start + len(block)))
+            known_item = i[rows] >= 0
+            out[rows[known_item]] = scores[inverse[rows[known_item]] - start, i[rows[known_item]]]
+            out[rows[~known_item]] = float(np.mean(scores)) if scores.size else 0.0
+        return out
+
+    # -------------------------------------------------------- pickling
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_module", None)  # rebuilt from state_dict_ on first use
+        return state
+
+    # ------------------------------------------------------ checkpoints
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model to ``path`` with ``torch.save`` (tensors and plain values only).
+
+        The file holds the class name, the hyper-parameters, the module's
+        state, the id maps and the training interactions (for excluding seen
+        items), so :meth:`load` restores a model that predicts the same.
+        """
+        self._check_fitted()
+        params = self.get_params(deep=False)
+        for name, value in params.items():
+            if not isinstance(value, (str, int, float, bool, type(None))):
+                raise TypeError(f"{type(self).__name__}.save can only store plain hyper-parameters, {name}={value!r} is not")
+        train = self.train_.tocsr()
+        payload = {
+            "format": CHECKPOINT_FORMAT,
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "params": params,
+            "state_dict": {k: torch.as_tensor(v) for k, v in self.state_dict_.items()},
+            "fallback_scores": torch.as_tensor(self.fallback_scores_),
+            "user_ids": self.user_ids_.tolist(),
+            "item_ids": self.item_ids_.tolist(),
+            "n_train_items": int(self.n_train_items_),
+            "global_mean": float(self.global_mean_),
+            "rating_scale": [float(x) for x in self.rating_scale_],
+            "train": {
+                "indptr": torch.as_tensor(train.indptr.astype(np.int64)),
+                "indices": torch.as_tensor(train.indices.astype(np.int64)),
+                "data": torch.as_tensor(train.data.astype(np.float64)),
+            },
+            "history": {c: torch.as_tensor(self.history_[c].to_numpy()) for c in self.history_.columns},
+        }
+        path = Path(path)
+        torch.save(payload, path)
+        return path
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TorchRecommender":
+        """Load a model saved by :meth:`save` (``torch.load(..., weights_only=True)``).
+
+        Raises
+        ------
+        ValueError
+            The file is not a recbook checkpoint, or holds another class.
+        """
+        payload = torch.load(Path(path), weights_only=True, map_location="cpu")
+        if not isinstance(payload, dict) or payload.get("format") != CHECKPOINT_FORMAT:
+            raise ValueError(f"{path} is not a recbook checkpoint (format {CHECKPOINT_FORMAT})")
+        expected = f"{cls.__module__}.{cls.__qualname__}"
+        if payload["class"] != expected:
+            raise ValueError(f"{path} holds a {payload['class']}, not a {expected}: load it with that class")
+        model = cls(**payload["params"])
+        model.user_ids_ = np.asarray(payload["user_ids"])
+        model.item_ids_ = np.asarray(payload["item_ids"])
+        model._user_index = pd.Index(model.user_ids_)
+        model._item_index = pd.Index(model.item_ids_)
+        model.n_users_, model.n_items_ = len(model.user_ids_), len(model.item_ids_)
+        model.n_train_items_ = int(payload["n_train_items"])
+        model.global_mean_ = float(payload["global_mean"])
+        model.rating_scale_ = tuple(payload["rating_scale"])
+        t = payload["train"]
+        model.train_ = sp.csr_matrix(
+            (t["data"].numpy(), t["indices"].numpy(), t["indptr"].numpy()), shape=(model.n_users_, model.n_items_)
+        )
+        model.state_dict_ = {k: v.numpy().copy() for k, v in payload["state_dict"].items()}
+        model.fallback_scores_ = payload["fallback_scores"].numpy().astype(np.float64)
+        model.history_ = pd.DataFrame({c: v.numpy() for c, v in payload["history"].items()})
+        return model
