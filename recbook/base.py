@@ -57,10 +57,13 @@ Subclasses implement three hooks on internal indices, and may use two more:
 ``_score_users(u)``
     optional: a dense ``(len(u), n_items_)`` score matrix for top-K; the
     default evaluates ``_predict_idx`` on the grid, which is correct but slow.
-``_extra_items(frame)``
-    optional: ids of items the model can score although they have no
+``_extra_items(frame)``, ``_extra_users(frame)``
+    optional: ids of items (users) the model can score although they have no
     training interaction (a content model's cold items); the base class
     appends them to the catalogue before ``_fit``.
+``_fit_frame(frame, u, i, r)``
+    optional: for meta-estimators (hybrids) that fit component models on the
+    training *frame* itself; the default calls ``_fit(u, i, r)``.
 ``_check_params()``
     optional: checks that involve several hyper-parameters.
 """
@@ -78,7 +81,16 @@ from sklearn.base import BaseEstimator
 
 from recbook.utils import Integer, validate_params
 
-__all__ = ["NotFittedError", "Recommender", "check_interactions", "check_k", "lookup", "select_top", "top_k"]
+__all__ = [
+    "NotFittedError",
+    "Recommender",
+    "SurpriseNames",
+    "check_interactions",
+    "check_k",
+    "lookup",
+    "select_top",
+    "top_k",
+]
 
 
 class NotFittedError(ValueError, AttributeError):
@@ -294,6 +306,16 @@ def _short(value: Any) -> str:
     return repr(value)
 
 
+def _append_new(ids: Any, extra: Any) -> pd.Index:
+    """``ids`` followed by the values of ``extra`` it does not hold yet (first occurrence order)."""
+    ids = pd.Index(ids)
+    if len(extra) == 0:
+        return ids
+    extra = pd.Index(pd.unique(pd.Index(extra)))
+    extra = extra[~extra.isin(ids)]
+    return ids.append(extra) if len(extra) else ids
+
+
 class Recommender(BaseEstimator):
     """Base class: parameter checks, id mapping, input checks, ``predict`` and ``recommend``.
 
@@ -339,6 +361,14 @@ class Recommender(BaseEstimator):
     def _extra_items(self, frame: pd.DataFrame) -> np.ndarray:
         """Hook: ids of items without training interactions that the model can score (default: none)."""
         return np.empty(0, dtype=object)
+
+    def _extra_users(self, frame: pd.DataFrame) -> np.ndarray:
+        """Hook: ids of users without training interactions that the model can score (default: none)."""
+        return np.empty(0, dtype=object)
+
+    def _fit_frame(self, frame: pd.DataFrame, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
+        """Hook for meta-estimators that need the training frame itself; the default fits on indices."""
+        self._fit(u, i, r)
 
     def __sklearn_clone__(self) -> "Recommender":
         """Clone for :func:`sklearn.base.clone`: estimators are cloned, side data shared, the rest deep-copied."""
@@ -386,11 +416,8 @@ class Recommender(BaseEstimator):
         i_codes, item_ids = pd.factorize(frame["item"], sort=False)
         r = frame["rating"].to_numpy(dtype=np.float64)
         n_train_items = len(item_ids)
-        extra = np.asarray(self._extra_items(frame), dtype=object if item_ids.dtype == object else None)
-        if len(extra):
-            extra = extra[~pd.Index(extra).isin(item_ids)]
-            extra = pd.unique(extra)
-            item_ids = pd.Index(item_ids).append(pd.Index(extra))
+        item_ids = _append_new(item_ids, self._extra_items(frame))
+        user_ids = _append_new(user_ids, self._extra_users(frame))
         self.user_ids_ = np.asarray(user_ids)
         self.item_ids_ = np.asarray(item_ids)
         self._user_index = pd.Index(user_ids)
@@ -408,7 +435,7 @@ class Recommender(BaseEstimator):
             (last["r"].to_numpy(), (last["u"].to_numpy(), last["i"].to_numpy())),
             shape=(self.n_users_, self.n_items_),
         )
-        self._fit(u, i, r)
+        self._fit_frame(frame, u, i, r)
         return self
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:  # pragma: no cover
@@ -531,3 +558,32 @@ class Recommender(BaseEstimator):
                 "rank": np.concatenate(out_r).astype(np.int64),
             }
         )
+
+
+class SurpriseNames:
+    """Surprise's names for the fitted attributes, as read-only aliases (not copies).
+
+    ``pu_``, ``qi_``, ``bu_``, ``bi_`` are ``user_factors_``, ``item_factors_``,
+    ``user_bias_`` and ``item_bias_``: the chapters that compare a model with
+    Surprise may use either spelling.
+    """
+
+    @property
+    def pu_(self) -> np.ndarray:
+        """Alias of ``user_factors_`` (Surprise's ``pu``)."""
+        return self.user_factors_  # type: ignore[attr-defined]
+
+    @property
+    def qi_(self) -> np.ndarray:
+        """Alias of ``item_factors_`` (Surprise's ``qi``)."""
+        return self.item_factors_  # type: ignore[attr-defined]
+
+    @property
+    def bu_(self) -> np.ndarray:
+        """Alias of ``user_bias_`` (Surprise's ``bu``)."""
+        return self.user_bias_  # type: ignore[attr-defined]
+
+    @property
+    def bi_(self) -> np.ndarray:
+        """Alias of ``item_bias_`` (Surprise's ``bi``)."""
+        return self.item_bias_  # type: ignore[attr-defined]

@@ -10,12 +10,13 @@ scores.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from recbook.base import Recommender
-from recbook.utils import check_int, check_number, check_seed
+from recbook.base import Recommender, SurpriseNames, lookup
+from recbook.utils import InstanceOf, Integer, Options, Real
 
 __all__ = [
     "GlobalMean",
@@ -49,7 +50,7 @@ class UserMean(Recommender):
         self.user_mean_ = np.bincount(u, r, self.n_users_) / np.bincount(u, minlength=self.n_users_)
 
     def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        return np.where(u >= 0, self.user_mean_[np.maximum(u, 0)], self.global_mean_)
+        return lookup(self.user_mean_, u, self.global_mean_)
 
 
 class ItemMean(Recommender):
@@ -62,13 +63,13 @@ class ItemMean(Recommender):
         self.item_mean_ = np.bincount(i, r, self.n_items_) / np.bincount(i, minlength=self.n_items_)
 
     def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        return np.where(i >= 0, self.item_mean_[np.maximum(i, 0)], self.global_mean_)
+        return lookup(self.item_mean_, i, self.global_mean_)
 
     def _score_users(self, u: np.ndarray) -> np.ndarray:
         return np.tile(self.item_mean_, (len(u), 1))
 
 
-class BaselineOnly(Recommender):
+class BaselineOnly(SurpriseNames, Recommender):
     r"""Baseline estimate :math:`\hat r_{ui} = \mu + b_u + b_i` (Koren 2010).
 
     The biases minimise the regularised squared error
@@ -105,11 +106,26 @@ class BaselineOnly(Recommender):
     reg, learning_rate : float
         SGD regularisation (0.02) and step size (0.005).
 
+    Attributes
+    ----------
+    user_bias_, item_bias_ : numpy.ndarray
+        :math:`b_u` and :math:`b_i` (Surprise's ``bu``, ``bi``: ``bu_``,
+        ``bi_`` are aliases).
+
     References
     ----------
     Y. Koren, "Factor in the neighbors: scalable and accurate collaborative
     filtering", ACM TKDD 4(1), 2010.
     """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "method": [Options("als", "sgd")],
+        "n_epochs": [None, Integer(min=1)],
+        "reg_u": [Real(min=0)],
+        "reg_i": [Real(min=0)],
+        "reg": [Real(min=0)],
+        "learning_rate": [Real(min=0, min_open=True)],
+    }
 
     def __init__(
         self,
@@ -128,24 +144,20 @@ class BaselineOnly(Recommender):
         self.learning_rate = learning_rate
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        if self.method not in ("als", "sgd"):
-            raise ValueError(f"method must be 'als' or 'sgd', got {self.method!r}")
         default_epochs = 10 if self.method == "als" else 20
-        n_epochs = check_int("n_epochs", default_epochs if self.n_epochs is None else self.n_epochs)
+        n_epochs = int(default_epochs if self.n_epochs is None else self.n_epochs)
         mu = self.global_mean_
         bu = np.zeros(self.n_users_)
         bi = np.zeros(self.n_items_)
         if self.method == "als":
-            reg_u = check_number("reg_u", self.reg_u)
-            reg_i = check_number("reg_i", self.reg_i)
+            reg_u, reg_i = float(self.reg_u), float(self.reg_i)
             n_u = np.bincount(u, minlength=self.n_users_)
             n_i = np.bincount(i, minlength=self.n_items_)
             for _ in range(n_epochs):
                 bi = np.bincount(i, r - mu - bu[u], self.n_items_) / (reg_i + n_i)
                 bu = np.bincount(u, r - mu - bi[i], self.n_users_) / (reg_u + n_u)
         else:
-            reg = check_number("reg", self.reg)
-            lr = check_number("learning_rate", self.learning_rate)
+            reg, lr = float(self.reg), float(self.learning_rate)
             order = np.argsort(u, kind="stable")  # user by user, each in training order
             uu, ii, rr = u[order].tolist(), i[order].tolist(), r[order].tolist()
             bu_l, bi_l = bu.tolist(), bi.tolist()
@@ -155,18 +167,14 @@ class BaselineOnly(Recommender):
                     bu_l[a] += lr * (err - reg * bu_l[a])
                     bi_l[b] += lr * (err - reg * bi_l[b])
             bu, bi = np.array(bu_l), np.array(bi_l)
-        self.bu_ = bu
-        self.bi_ = bi
+        self.user_bias_ = bu
+        self.item_bias_ = bi
 
     def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        est = np.full(len(u), self.global_mean_)
-        est += np.where(u >= 0, self.bu_[np.maximum(u, 0)], 0.0)
-        est += np.where(i >= 0, self.bi_[np.maximum(i, 0)], 0.0)
-        return est
+        return self.global_mean_ + lookup(self.user_bias_, u) + lookup(self.item_bias_, i)
 
     def _score_users(self, u: np.ndarray) -> np.ndarray:
-        bu = np.where(u >= 0, self.bu_[np.maximum(u, 0)], 0.0)
-        return self.global_mean_ + bu[:, None] + self.bi_[None, :]
+        return self.global_mean_ + lookup(self.user_bias_, u)[:, None] + self.item_bias_[None, :]
 
 
 class NormalPredictor(Recommender):
@@ -177,6 +185,8 @@ class NormalPredictor(Recommender):
     ``NormalPredictor``). Each call to :meth:`predict` draws from a fresh
     generator seeded with ``seed``, so the same call gives the same numbers.
     """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {"seed": [Integer(min=0)]}
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
@@ -198,13 +208,13 @@ class Popularity(Recommender):
     MovieLens.
     """
 
-    _clip = False
+    _rating_model = False
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
         self.item_count_ = np.bincount(i, minlength=self.n_items_).astype(np.float64)
 
     def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        return np.where(i >= 0, self.item_count_[np.maximum(i, 0)], 0.0)
+        return lookup(self.item_count_, i)
 
     def _score_users(self, u: np.ndarray) -> np.ndarray:
         return np.tile(self.item_count_, (len(u), 1))
@@ -255,10 +265,10 @@ class DemographicPopularity(Recommender):
     ------
     TypeError
         ``users`` is not a DataFrame, or ``by`` is not a column name or a
-        sequence of names (raised by :meth:`fit`).
+        sequence of names (raised when :meth:`fit` starts).
     ValueError
         ``by`` names a missing column, its index has duplicated user ids, or
-        ``shrinkage`` is negative or not finite (raised by :meth:`fit`).
+        ``shrinkage`` is negative or not finite (raised when :meth:`fit` starts).
 
     References
     ----------
@@ -275,7 +285,12 @@ class DemographicPopularity(Recommender):
     ['a', 'b']
     """
 
-    _clip = False
+    _rating_model = False
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "users": [InstanceOf(pd.DataFrame, what="a pandas DataFrame indexed by user id")],
+        "by": [InstanceOf(str, list, tuple, what="a column name or a sequence of column names")],
+        "shrinkage": [Real(min=0)],
+    }
 
     def __init__(
         self, users: pd.DataFrame | None = None, by: str | Sequence[str] = "gender", shrinkage: float = 0.0
@@ -284,24 +299,27 @@ class DemographicPopularity(Recommender):
         self.by = by
         self.shrinkage = shrinkage
 
-    def _group_labels(self) -> pd.Series:
-        """One label per row of ``users`` (NaN where a ``by`` value is missing)."""
-        if not isinstance(self.users, pd.DataFrame):
-            raise TypeError(
-                "users must be a pandas DataFrame indexed by user id with the columns named in by, "
-                f"got {type(self.users).__name__}"
-            )
-        if isinstance(self.by, str):
-            cols = [self.by]
-        elif isinstance(self.by, Sequence) and self.by and all(isinstance(c, str) for c in self.by):
-            cols = list(self.by)
-        else:
+    @classmethod
+    def _example(cls, data: Any) -> "DemographicPopularity":
+        ids = pd.unique(data.ratings["user"])
+        return cls(pd.DataFrame({"group": [f"g{k % 3}" for k in range(len(ids))]}, index=ids), by="group")
+
+    def _columns(self) -> list[str]:
+        return [self.by] if isinstance(self.by, str) else list(self.by)
+
+    def _check_params(self) -> None:
+        cols = self._columns()
+        if not cols or not all(isinstance(c, str) for c in cols):
             raise TypeError(f"by must be a column name or a non-empty sequence of column names, got {self.by!r}")
         missing = [c for c in cols if c not in self.users.columns]
         if missing:
-            raise ValueError(f"users has no column(s) {missing} (columns: {list(self.users.columns)})")
+            raise ValueError(f"by names column(s) {missing} that users lacks (columns: {list(self.users.columns)})")
         if not self.users.index.is_unique:
             raise ValueError("users has duplicated user ids in its index: one row per user")
+
+    def _group_labels(self) -> pd.Series:
+        """One label per row of ``users`` (NaN where a ``by`` value is missing)."""
+        cols = self._columns()
         table = self.users[cols]
         labels = table[cols[0]].map(str).astype(object)
         for col in cols[1:]:
@@ -309,7 +327,7 @@ class DemographicPopularity(Recommender):
         return labels.where(table.notna().all(axis=1))
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        lam = check_number("shrinkage", self.shrinkage)
+        lam = float(self.shrinkage)
         labels = self._group_labels().reindex(self.user_ids_)
         codes, groups = pd.factorize(labels, sort=False)  # -1: no group
         pairs = np.unique(np.stack([u, i], axis=1), axis=0)  # each (user, item) once
@@ -326,14 +344,14 @@ class DemographicPopularity(Recommender):
         self.group_share_ = (counts + lam * self.global_share_) / (size[:, None] + lam)
 
     def _score_users(self, u: np.ndarray) -> np.ndarray:
-        g = np.where(u >= 0, self.user_group_[np.maximum(u, 0)], -1)
+        g = lookup(self.user_group_, u, -1)
         out = np.tile(self.global_share_, (len(u), 1))
         ok = g >= 0
         out[ok] = self.group_share_[g[ok]]
         return out
 
     def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        g = np.where(u >= 0, self.user_group_[np.maximum(u, 0)], -1)
+        g = lookup(self.user_group_, u, -1)
         ii = np.maximum(i, 0)
         est = np.where(g >= 0, self.group_share_[np.maximum(g, 0), ii], self.global_share_[ii])
         return np.where(i >= 0, est, 0.0)
@@ -348,13 +366,14 @@ class RandomRecommender(Recommender):
     score 0. The floor every ranking model must clear.
     """
 
-    _clip = False
+    _rating_model = False
+    _parameter_constraints: ClassVar[dict[str, list]] = {"seed": [Integer(min=0)]}
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = seed
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        check_seed(self.seed)
+        pass
 
     def _row(self, u: int) -> np.ndarray:
         return np.random.default_rng([int(self.seed), int(u)]).random(self.n_items_)

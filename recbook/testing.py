@@ -18,7 +18,7 @@ from __future__ import annotations
 import copy
 import inspect
 import pickle
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -104,6 +104,8 @@ def _params_snapshot(est: Recommender) -> dict[str, Any]:
 
 
 def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, Mapping) and not isinstance(a, (pd.DataFrame, pd.Series)):
+        return isinstance(b, Mapping) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (pd.DataFrame, pd.Series)):
         return isinstance(b, type(a)) and a.equals(b)
     if isinstance(a, np.ndarray):
@@ -126,7 +128,7 @@ def _same(a: Any, b: Any) -> bool:
 def check_init_stores_params_only(est: Recommender, data: Any) -> None:
     """``__init__`` stores each argument under its own name and sets nothing else."""
     cls = type(est)
-    names = [n for n in inspect.signature(cls.__init__).parameters if n != "self"]
+    names = cls._get_param_names()
     assert set(vars(est)) == set(names), (
         f"{cls.__name__}.__init__ must store exactly its arguments; it also set "
         f"{sorted(set(vars(est)) - set(names))} (move that work to fit)"
@@ -162,7 +164,7 @@ def check_params_validated_at_fit(est: Recommender, data: Any) -> None:
     """Every parameter has a declared constraint; bad values construct fine and raise when ``fit`` starts."""
     cls = type(est)
     constraints = cls._parameter_constraints
-    names = [n for n in inspect.signature(cls.__init__).parameters if n != "self"]
+    names = cls._get_param_names()
     missing = [n for n in names if n not in constraints]
     assert not missing, f"{cls.__name__} declares no constraint for {missing} (_parameter_constraints)"
     params = est.get_params(deep=False)

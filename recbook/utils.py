@@ -31,6 +31,7 @@ __all__ = [
     "model_size",
     "check_random_state",
     "show_source",
+    "history_frame",
 ]
 
 
@@ -403,3 +404,15 @@ def show_source(obj: Any, docstring: bool = False) -> None:
             lines = source.splitlines()
             source = "\n".join(lines[: body[0].lineno - 1] + lines[body[0].end_lineno :])
     print(source.rstrip("\n"))
+
+
+def history_frame(values: Any, name: str = "loss") -> "Any":
+    """The ``history_`` of an iterative model: a DataFrame with ``epoch`` (1, 2, ...) and one column of values.
+
+    Every model that trains in epochs stores its learning curve this way, so
+    that ``model.history_.plot(x="epoch")`` works for all of them.
+    """
+    import pandas as pd
+
+    values = np.asarray(values, dtype=np.float64).ravel()
+    return pd.DataFrame({"epoch": np.arange(1, len(values) + 1), name: values})

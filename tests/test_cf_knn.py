@@ -7,6 +7,8 @@ import heapq
 import numpy as np
 import pandas as pd
 import pytest
+
+from recbook.base import NotFittedError
 from sklearn.base import clone
 
 from recbook.baselines import BaselineOnly
@@ -254,23 +256,25 @@ def test_nearest_neighbors(random_frame):
 
 # ---------------------------------------------------------------- bad input
 @pytest.mark.parametrize(
-    "params, match",
+    "params, error, match",
     [
-        (dict(k=0), "k must be a positive integer"),
-        (dict(k=-3), "k must be a positive integer"),
-        (dict(k=2.5), "k must be a positive integer"),
-        (dict(min_k=-1), "min_k must be a non-negative integer"),
-        (dict(k=5, min_k=6), "min_k=6 exceeds k=5"),
-        (dict(sim="euclid"), "sim must be one of"),
-        (dict(rule="median"), "rule must be one of"),
-        (dict(user_based="yes"), "user_based must be True or False"),
-        (dict(min_support=-1), "min_support must be a non-negative integer"),
-        (dict(shrinkage=-5), "shrinkage must be a finite non-negative number"),
+        (dict(k=0), ValueError, "k must be a positive integer"),
+        (dict(k=-3), ValueError, "k must be a positive integer"),
+        (dict(k=2.5), TypeError, "k must be a positive integer"),
+        (dict(min_k=-1), ValueError, "min_k must be a non-negative integer"),
+        (dict(k=5, min_k=6), ValueError, "min_k=6 exceeds k=5"),
+        (dict(sim="euclid"), ValueError, "sim must be one of"),
+        (dict(sim="MSD"), ValueError, "sim must be one of"),
+        (dict(rule="median"), ValueError, "rule must be one of"),
+        (dict(user_based="yes"), TypeError, "user_based must be True or False"),
+        (dict(min_support=-1), ValueError, "min_support must be a non-negative integer"),
+        (dict(shrinkage=-5), ValueError, "shrinkage must be a finite number >= 0"),
     ],
 )
-def test_bad_parameters(tiny, params, match):
-    with pytest.raises(ValueError, match=match):
-        KNN(**params).fit(tiny)
+def test_bad_parameters(tiny, params, error, match):
+    model = KNN(**params)  # constructing never validates
+    with pytest.raises(error, match=match):
+        model.fit(tiny)
 
 
 def test_bad_training_data(tiny):
@@ -285,7 +289,7 @@ def test_bad_training_data(tiny):
 
 
 def test_predict_before_fit_and_length_mismatch(tiny):
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         KNN().predict([1], [10])
     with pytest.raises(ValueError, match="same length"):
         KNN().fit(tiny).predict([1, 2], [10])
@@ -360,10 +364,10 @@ def test_topn_recommends_within_a_taste_group_and_clones():
     [
         (dict(k=0), ValueError, "k must be a positive integer"),
         (dict(k=2.5), TypeError, "k must be a positive integer or None"),
-        (dict(sim=3), TypeError, "sim must be a similarity name"),
+        (dict(sim=3), TypeError, "sim must be one of"),
         (dict(sim="euclid"), ValueError, "sim must be one of"),
         (dict(min_support=-1), ValueError, "min_support must be a non-negative integer"),
-        (dict(shrinkage=-5), ValueError, "shrinkage must be a finite non-negative number"),
+        (dict(shrinkage=-5), ValueError, "shrinkage must be a finite number >= 0"),
     ],
 )
 def test_topn_bad_parameters(tiny, params, error, match):

@@ -6,6 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recbook.base import NotFittedError
+
 from recbook.baselines import BaselineOnly
 from recbook.cf import ALS, SVDpp, BiasedMF
 from recbook.datasets import synthetic
@@ -93,7 +95,9 @@ def test_models_beat_baseline_on_a_latent_factor_world(world):
 def test_training_error_decreases(make, world):
     train, _ = world
     model = make().fit(train)
-    hist = model.history_
+    assert list(model.history_.columns) == ["epoch", "train_rmse"]
+    assert model.history_["epoch"].tolist() == list(range(1, model.n_epochs + 1))
+    hist = model.history_["train_rmse"].to_numpy()
     assert hist.shape == (model.n_epochs,)
     assert np.all(np.isfinite(hist))
     assert hist[-1] < hist[0]
@@ -109,7 +113,7 @@ def test_epochs_are_a_prefix_of_a_longer_fit(world):
     train, _ = world
     short = BiasedMF(n_factors=4, n_epochs=3).fit(train)
     long = BiasedMF(n_factors=4, n_epochs=6).fit(train)
-    np.testing.assert_allclose(short.history_, long.history_[:3])
+    np.testing.assert_allclose(short.history_["train_rmse"], long.history_["train_rmse"][:3])
 
 
 def test_als_satisfies_the_item_normal_equations(world):
@@ -205,9 +209,11 @@ def test_unknown_ids_use_the_known_parts(make, tiny):
         (ALS, {"n_factors": True}, "n_factors"),
     ],
 )
-def test_bad_hyper_parameters(cls, kwargs, match):
-    with pytest.raises(ValueError, match=match):
-        cls(**kwargs)
+def test_bad_hyper_parameters(cls, kwargs, match, tiny):
+    model = cls(**kwargs)  # the constructor only stores; the checks run when fit starts
+    error = TypeError if isinstance(next(iter(kwargs.values())), (bool, float)) and match in ("n_epochs", "n_factors") else ValueError
+    with pytest.raises(error, match=match):
+        model.fit(tiny)
 
 
 def test_bad_hyper_parameter_set_later_is_caught_at_fit(tiny):
@@ -227,5 +233,5 @@ def test_bad_frames(cls, tiny):
         cls().fit(bad)
     with pytest.raises(TypeError):
         cls().fit(tiny.to_numpy())
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         cls().predict([1], [10])

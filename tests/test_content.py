@@ -10,6 +10,8 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+
+from recbook.base import NotFittedError
 import scipy.sparse as sp
 
 from recbook.content import (
@@ -344,13 +346,13 @@ def test_content_knn_fallbacks(feats, small_train):
 def test_content_knn_errors(feats, small_train):
     with pytest.raises(ValueError, match="k must be a positive integer"):
         ContentKNN(feats, k=0).fit(small_train)
-    with pytest.raises(ValueError, match="k must be a positive integer"):
+    with pytest.raises(TypeError, match="k must be a positive integer"):
         ContentKNN(feats, k=True).fit(small_train)
     with pytest.raises(ValueError, match="min_k"):
         ContentKNN(feats, min_k=0).fit(small_train)
     with pytest.raises(ValueError, match="sim must be one of"):
         ContentKNN(feats, sim="euclid").fit(small_train)
-    with pytest.raises(ValueError, match="mode must be"):
+    with pytest.raises(ValueError, match="mode must be one of"):
         ContentKNN(feats, mode="magic").fit(small_train)
     with pytest.raises(ValueError, match="profile"):
         ContentKNN(feats, mode="profile", sim="jaccard").fit(small_train)
@@ -365,7 +367,7 @@ def test_content_knn_errors(feats, small_train):
         ContentKNN(feats).fit(extra)
     with pytest.raises(TypeError, match="item_features"):
         ContentKNN([[1, 0]]).fit(small_train)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         ContentKNN(feats).predict([1], [10])
 
 
@@ -466,10 +468,11 @@ def test_learned_fusion_gate_learns_which_modality_matters():
     ratings, good, noise = clustered_world()
     train, test = cold_item_split(ratings, 0.2, seed=0)
     blocks = {"good": good, "noise": noise}
-    model = LearnedFusionKNN(blocks, k=10, epochs=150, lr=0.05, seed=1).fit(train)
+    model = LearnedFusionKNN(blocks, k=10, n_epochs=150, lr=0.05, seed=1).fit(train)
     assert "torch" in sys.modules
     assert model.modalities_ == ["good", "noise"]
-    assert model.loss_curve_[-1] < 0.7 * model.loss_curve_[0]
+    loss = model.history_["loss"].to_numpy()
+    assert loss[-1] < 0.7 * loss[0]
     g = model.gate(np.array([[1.0, 0.5], [0.5, 1.0]]))
     assert g[0] > 1.5 * g[1]  # similar by the informative block counts more
     from recbook.evaluate import evaluate_ratings
@@ -477,7 +480,7 @@ def test_learned_fusion_gate_learns_which_modality_matters():
     learned = evaluate_ratings(model, test)["rmse"]
     average = evaluate_ratings(ContentKNN(concat_features(blocks), k=10).fit(train), test)["rmse"]
     assert learned < average
-    again = LearnedFusionKNN(blocks, k=10, epochs=150, lr=0.05, seed=1).fit(train)
+    again = LearnedFusionKNN(blocks, k=10, n_epochs=150, lr=0.05, seed=1).fit(train)
     np.testing.assert_array_equal(model.predict(test["user"], test["item"]), again.predict(test["user"], test["item"]))
     # the gate's validation items are those of cold_item_split(train, holdout_items, seed + 100),
     # i.e. the cold-items protocol's validation split of seed 1
@@ -487,7 +490,7 @@ def test_learned_fusion_gate_learns_which_modality_matters():
 
     _, va_protocol = get_protocol("cold-items").validation_split(train, 1)
     assert set(va_protocol["item"]) == set(va["item"])
-    explicit = LearnedFusionKNN(blocks, k=10, epochs=1, seed=1, holdout_seed=7).fit(train)
+    explicit = LearnedFusionKNN(blocks, k=10, n_epochs=1, seed=1, holdout_seed=7).fit(train)
     assert set(explicit.gate_items_) == set(cold_item_split(train, 0.15, seed=7)[1]["item"])
     with pytest.raises(ValueError, match="holdout_seed"):
         LearnedFusionKNN(blocks, holdout_seed=-1).fit(train)
@@ -566,14 +569,14 @@ def test_precomputed_and_on_demand_similarities_agree(monkeypatch):
     blocks = {"good": good, "noise": noise}
     fused = concat_features(blocks)
     dense = ContentKNN(fused, k=10).fit(train).predict(test["user"], test["item"])
-    learned = LearnedFusionKNN(blocks, k=10, epochs=20, seed=1).fit(train).predict(test["user"], test["item"])
+    learned = LearnedFusionKNN(blocks, k=10, n_epochs=20, seed=1).fit(train).predict(test["user"], test["item"])
     from recbook.content import knn as knn_mod
 
     monkeypatch.setattr(knn_mod, "_DENSE_LIMIT", 0)  # force block-by-block similarities
     m = ContentKNN(fused, k=10).fit(train)
     assert m._full is None
     np.testing.assert_allclose(m.predict(test["user"], test["item"]), dense, atol=1e-12)
-    lm = LearnedFusionKNN(blocks, k=10, epochs=20, seed=1).fit(train)
+    lm = LearnedFusionKNN(blocks, k=10, n_epochs=20, seed=1).fit(train)
     np.testing.assert_allclose(lm.predict(test["user"], test["item"]), learned, atol=1e-9)
 
 
@@ -685,7 +688,7 @@ def test_keyword_recommender_errors(keyword_world):
     kw, train = keyword_world
     with pytest.raises(ValueError, match="n_keywords"):
         KeywordRecommender(kw, n_keywords=0).fit(train)
-    with pytest.raises(TypeError, match="Series or a mapping"):
+    with pytest.raises(TypeError, match="Series or mapping"):
         KeywordRecommender(["space"]).fit(train)
     with pytest.raises(TypeError, match="list of str"):
         KeywordRecommender(pd.Series({1: "space war"})).fit(train)
@@ -704,9 +707,10 @@ def test_attention_fusion_matches_its_formula_and_learns_the_informative_block()
     ratings, good, noise = clustered_world()
     train, test = cold_item_split(ratings, 0.2, seed=0)
     blocks = {"good": good, "noise": noise}
-    model = AttentionFusionKNN(blocks, k=10, epochs=150, lr=0.05, seed=1).fit(train)
+    model = AttentionFusionKNN(blocks, k=10, n_epochs=150, lr=0.05, seed=1).fit(train)
     assert model.modalities_ == ["good", "noise"]
-    assert model.loss_curve_[-1] < 0.97 * model.loss_curve_[0]
+    loss = model.history_["loss"].to_numpy()
+    assert loss[-1] < 0.97 * loss[0]
     alpha = model.modality_weights(test["item"].unique())
     np.testing.assert_allclose(alpha.sum(axis=1), 1.0)
     assert (alpha["good"] > 0.6).all()  # every new item trusts the informative block
@@ -728,7 +732,7 @@ def test_attention_fusion_matches_its_formula_and_learns_the_informative_block()
     attn = evaluate_ratings(model, test)["rmse"]
     average = evaluate_ratings(ContentKNN(concat_features(blocks), k=10).fit(train), test)["rmse"]
     assert attn < average
-    again = AttentionFusionKNN(blocks, k=10, epochs=150, lr=0.05, seed=1).fit(train)
+    again = AttentionFusionKNN(blocks, k=10, n_epochs=150, lr=0.05, seed=1).fit(train)
     np.testing.assert_array_equal(model.predict(test["user"], test["item"]), again.predict(test["user"], test["item"]))
     assert "torch" in sys.modules
 
@@ -746,7 +750,7 @@ def test_attention_fusion_errors():
         AttentionFusionKNN(blocks, reg=-1.0).fit(ratings)
     with pytest.raises(TypeError, match="mapping"):
         AttentionFusionKNN(good).fit(ratings)
-    model = AttentionFusionKNN(blocks, k=5, epochs=2).fit(ratings)
+    model = AttentionFusionKNN(blocks, k=5, n_epochs=2).fit(ratings)
     with pytest.raises(ValueError, match="catalogue"):
         model.modality_weights([10_000])
 
@@ -763,9 +767,10 @@ def test_multitask_prediction_formula_and_cold_items():
     ratings, good, noise = clustered_world()
     train, test = cold_item_split(ratings, 0.2, seed=0)
     x = concat_features({"good": good, "noise": noise})
-    model = MultiTaskContentMF(x, n_factors=4, epochs=300, lr=0.05, reg=0.01, seed=0).fit(train)
-    assert model.loss_curve_[-1] < 0.5 * model.loss_curve_[0]
-    assert model.aux_loss_curve_ == []
+    model = MultiTaskContentMF(x, n_factors=4, n_epochs=300, lr=0.05, reg=0.01, seed=0).fit(train)
+    loss = model.history_["loss"].to_numpy()
+    assert loss[-1] < 0.5 * loss[0]
+    assert "aux_loss" not in model.history_
     # the formula, by hand, for a new item: mu + b_u + p_u . tanh(W^T x_i + c)
     user, item = int(test["user"].iloc[0]), int(test["item"].iloc[0])
     uu, ii = int(model.user_index([user])[0]), int(model.item_index([item])[0])
@@ -783,7 +788,7 @@ def test_multitask_prediction_formula_and_cold_items():
     assert model.predict([10_000], [item])[0] == pytest.approx(model.global_mean_)
     s = model.score_items([user])[0]
     np.testing.assert_allclose(s[ii], expected)
-    again = MultiTaskContentMF(x, n_factors=4, epochs=300, lr=0.05, reg=0.01, seed=0).fit(train)
+    again = MultiTaskContentMF(x, n_factors=4, n_epochs=300, lr=0.05, reg=0.01, seed=0).fit(train)
     np.testing.assert_array_equal(model.predict(test["user"], test["item"]), again.predict(test["user"], test["item"]))
 
 
@@ -792,15 +797,16 @@ def test_multitask_auxiliary_head_learns_the_labels():
     train, test = cold_item_split(ratings, 0.2, seed=0)
     labels = _cluster_labels(good)
     x = concat_features({"good": good, "noise": noise})
-    model = MultiTaskContentMF(x, aux_targets=labels, aux_weight=1.0, n_factors=4, epochs=300, lr=0.05).fit(train)
+    model = MultiTaskContentMF(x, aux_targets=labels, aux_weight=1.0, n_factors=4, n_epochs=300, lr=0.05).fit(train)
     assert model.aux_columns_ == ["c0", "c1", "c2"]
-    assert model.aux_loss_curve_[-1] < 0.5 * model.aux_loss_curve_[0]
+    aux = model.history_["aux_loss"].to_numpy()
+    assert aux[-1] < 0.5 * aux[0]
     new = test["item"].unique()  # labels of new items were never used in training, yet predicted
     prob = model.predict_aux(new)
     truth = labels.rows(new).matrix.argmax(axis=1)
     assert (prob.to_numpy().argmax(axis=1) == truth).mean() > 0.9
     with pytest.raises(ValueError, match="without an auxiliary task"):
-        MultiTaskContentMF(x, epochs=1).fit(train).predict_aux(new)
+        MultiTaskContentMF(x, n_epochs=1).fit(train).predict_aux(new)
 
 
 def test_multitask_errors():
@@ -809,7 +815,7 @@ def test_multitask_errors():
         MultiTaskContentMF(good, aux_weight=1.0).fit(ratings)
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         MultiTaskContentMF(good, aux_targets=FeatureMatrix(good.ids, good.matrix * 3, [], "big"),
-                           aux_weight=1.0, epochs=1).fit(ratings)
+                           aux_weight=1.0, n_epochs=1).fit(ratings)
     with pytest.raises(ValueError, match="n_factors"):
         MultiTaskContentMF(good, n_factors=0).fit(ratings)
     with pytest.raises(ValueError, match="lr"):
@@ -817,6 +823,17 @@ def test_multitask_errors():
     with pytest.raises(ValueError, match="aux_weight"):
         MultiTaskContentMF(good, aux_weight=-1.0).fit(ratings)
     with pytest.raises(ValueError, match="training item"):
-        MultiTaskContentMF(good.rows(list(range(10))), epochs=1).fit(ratings)
+        MultiTaskContentMF(good.rows(list(range(10))), n_epochs=1).fit(ratings)
     with pytest.raises(TypeError):
-        MultiTaskContentMF("not features", epochs=1).fit(ratings)
+        MultiTaskContentMF("not features", n_epochs=1).fit(ratings)
+
+
+def test_content_knn_aggregates_positive_similarities_only():
+    # target T = (1, 0); rated A = (-1, 0.1) has a *negative* cosine with T, B = (1, 1) a positive one.
+    # Only B may count: prediction = mean + (r_B - mean) = 2.0. Weighting by |sim| would pull it towards A's 5.
+    feats = pd.DataFrame({"x": [1.0, -1.0, 1.0], "y": [0.0, 0.1, 1.0]}, index=["T", "A", "B"])
+    train = pd.DataFrame({"user": [1, 1], "item": ["A", "B"], "rating": [5.0, 2.0]})
+    model = ContentKNN(feats, k=10).fit(train)
+    assert model.predict([1], ["T"])[0] == pytest.approx(2.0, abs=1e-12)
+    expl = model.explain(1, "T")
+    assert expl["item"].tolist() == ["B"]

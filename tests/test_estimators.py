@@ -38,6 +38,7 @@ def _discover() -> list[type]:
                 and issubclass(obj, Recommender)
                 and obj is not Recommender
                 and not name.startswith("_")
+                and not vars(obj).get("_abstract", False)
                 and obj.__module__.startswith("recbook.")
                 and obj.__module__ != "recbook.testing"
             ):

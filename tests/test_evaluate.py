@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from recbook.base import NotFittedError
+
 from recbook import metrics as M
 from recbook.base import Recommender
 from recbook.evaluate import (
@@ -252,7 +254,7 @@ def test_progress_bar_runs(table_model, capsys):
 def test_evaluate_topk_errors(table_model):
     with pytest.raises(TypeError, match="Recommender"):
         evaluate_topk(object(), TRAIN, TEST)
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         evaluate_topk(TableModel(SCORES), TRAIN, TEST)
     with pytest.raises(ValueError, match="k must be"):
         evaluate_topk(table_model, TRAIN, TEST, k=0)
@@ -348,3 +350,27 @@ def test_cross_validate_topk_factory_and_times():
         cross_validate(ItemMeanModel(), [])
     with pytest.raises(TypeError, match="factory"):
         cross_validate(lambda: 3, folds)
+
+
+class ConstantScores(Recommender):
+    """Every item gets the same score: the positive item ties with all its negatives."""
+
+    _rating_model = False
+
+    def _fit(self, u, i, r):
+        pass
+
+    def _predict_idx(self, u, i):
+        return np.zeros(len(u))
+
+
+def test_sampled_protocol_counts_ties_against_the_positive_item():
+    rng = np.random.default_rng(0)
+    train = pd.DataFrame({"user": np.repeat(np.arange(5), 3), "item": rng.permutation(200)[:15]})
+    test = pd.DataFrame({"user": np.arange(5), "item": 500 + np.arange(5)})
+    catalogue = pd.DataFrame({"user": [99] * 200, "item": np.arange(200)})
+    both = pd.concat([train, catalogue, pd.DataFrame({"user": [98] * 5, "item": 500 + np.arange(5)})])
+    model = ConstantScores().fit(both)
+    res = evaluate_topk_sampled(model, both, test, k=10, n_negatives=50, seed=0)
+    # rank = 1 + |{j : s_j >= s_pos}| = 51 > 10: no hit, although every score is equal
+    assert res["hit_rate"] == 0.0 and res["ndcg"] == 0.0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+
+from recbook.base import NotFittedError
 from sklearn.base import clone
 from sklearn.linear_model import LinearRegression
 
@@ -518,7 +520,7 @@ def test_every_hybrid_is_deterministic_and_handles_unknown_ids(make, random_fram
 
 def test_unfitted_and_bad_frame():
     h = WeightedHybrid([UserMean()])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         h.predict([1], [1])
     with pytest.raises(TypeError, match="DataFrame"):
         h.fit([(1, 2, 3.0)])
@@ -711,7 +713,7 @@ def test_explain_hybrid_bad_input(random_frame):
     with pytest.raises(TypeError, match="explain_hybrid explains"):
         explain_hybrid(MixedHybrid([BaselineOnly(), Popularity()]).fit(random_frame), 0)
     h = WeightedHybrid([BaselineOnly(), BaselineOnly()])
-    with pytest.raises(RuntimeError, match="not fitted"):
+    with pytest.raises(NotFittedError, match="not fitted"):
         explain_hybrid(h, 0)
     h.fit(random_frame)
     assert list(explain_hybrid(h, 0, k=2).columns[4:6]) == ["BaselineOnly 0 weight", "BaselineOnly 0 score"]

@@ -33,8 +33,10 @@ import numpy as np
 import scipy.sparse as sp
 from threadpoolctl import threadpool_limits
 
+from typing import ClassVar
+
 from recbook.base import Recommender
-from recbook.utils import check_int, check_number, check_seed
+from recbook.utils import Integer, Real, history_frame
 
 __all__ = ["ImplicitALS", "BPR", "EASE"]
 
@@ -42,7 +44,7 @@ __all__ = ["ImplicitALS", "BPR", "EASE"]
 class _RankingModel(Recommender):
     """Shared pieces: the binary interaction matrix, popularity fallback, scoring."""
 
-    _clip = False
+    _rating_model = False
 
     def _interactions(self) -> sp.csr_matrix:
         """Training pairs as a CSR matrix with sorted indices (value = last rating)."""
@@ -146,15 +148,23 @@ class ImplicitALS(_RankingModel):
     Attributes
     ----------
     user_factors_, item_factors_ : np.ndarray
-    history_ : np.ndarray
-        The weighted loss (above, including the regularisation) after each
-        epoch, divided by the number of user-item pairs.
+    history_ : pandas.DataFrame
+        ``epoch`` and ``loss``: the weighted loss (above, including the
+        regularisation) after each epoch, divided by the number of user-item pairs.
 
     References
     ----------
     Y. Hu, Y. Koren and C. Volinsky, "Collaborative filtering for implicit
     feedback datasets", ICDM 2008.
     """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "n_factors": [Integer(min=1)],
+        "n_epochs": [Integer(min=1)],
+        "reg": [Real(min=0)],
+        "alpha": [Real(min=0)],
+        "seed": [Integer(min=0)],
+    }
 
     def __init__(
         self,
@@ -169,17 +179,8 @@ class ImplicitALS(_RankingModel):
         self.reg = reg
         self.alpha = alpha
         self.seed = seed
-        self._check_params()
-
-    def _check_params(self) -> None:
-        check_int("n_factors", self.n_factors)
-        check_int("n_epochs", self.n_epochs)
-        check_number("reg", self.reg)
-        check_number("alpha", self.alpha)
-        check_seed(self.seed)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_params()
         X = self._interactions()
         if np.any(X.data < 0):
             raise ValueError(
@@ -209,7 +210,7 @@ class ImplicitALS(_RankingModel):
                 f"(got reg={self.reg!r})"
             ) from None
         self.user_factors_, self.item_factors_ = users, items
-        self.history_ = history
+        self.history_ = history_frame(history, "loss")
 
     def _loss(self, X: sp.csr_matrix, users: np.ndarray, items: np.ndarray, alpha: float, reg: float) -> float:
         # sum over all pairs of (0 - s)^2 = ||U I^T||_F^2, computed as trace((U^T U)(I^T I)),
@@ -335,15 +336,23 @@ class BPR(_RankingModel):
     Attributes
     ----------
     user_factors_, item_factors_, item_bias_ : np.ndarray
-    history_ : np.ndarray
-        Mean BPR loss :math:`-\ln\sigma(\hat x_{uij})` of the triples of each
-        epoch (measured just before each step).
+    history_ : pandas.DataFrame
+        ``epoch`` and ``loss``: the mean BPR loss :math:`-\ln\sigma(\hat x_{uij})`
+        of the triples of each epoch (measured just before each step).
 
     References
     ----------
     S. Rendle et al., "BPR: Bayesian personalized ranking from implicit
     feedback", UAI 2009.
     """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "n_factors": [Integer(min=1)],
+        "n_epochs": [Integer(min=1)],
+        "lr": [Real(min=0, min_open=True)],
+        "reg": [Real(min=0)],
+        "seed": [Integer(min=0)],
+    }
 
     def __init__(
         self,
@@ -358,17 +367,8 @@ class BPR(_RankingModel):
         self.lr = lr
         self.reg = reg
         self.seed = seed
-        self._check_params()
-
-    def _check_params(self) -> None:
-        check_int("n_factors", self.n_factors)
-        check_int("n_epochs", self.n_epochs)
-        check_number("lr", self.lr, positive=True)
-        check_number("reg", self.reg)
-        check_seed(self.seed)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_params()
         X = self._interactions()
         self._set_popularity(X)
         rng = np.random.RandomState(self.seed)
@@ -382,7 +382,7 @@ class BPR(_RankingModel):
             float(self.lr), float(self.reg), int(self.n_epochs), int(self.seed) % 2**32, history,
         )  # fmt: skip
         self.user_factors_, self.item_factors_, self.item_bias_ = P, Q, b
-        self.history_ = history
+        self.history_ = history_frame(history, "loss")
 
     def _known_scores(self, u: np.ndarray) -> np.ndarray:
         return self.user_factors_[u] @ self.item_factors_.T + self.item_bias_[None, :]
@@ -435,12 +435,13 @@ class EASE(_RankingModel):
     H. Steck, "Embarrassingly shallow autoencoders for sparse data", WWW 2019.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list]] = {"reg": [Real(min=0, min_open=True)]}
+
     def __init__(self, reg: float = 500.0) -> None:
         self.reg = reg
-        check_number("reg", reg, positive=True)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        reg = check_number("reg", self.reg, positive=True)
+        reg = float(self.reg)
         X = self._interactions()
         X.data[:] = 1.0
         self._set_popularity(X)

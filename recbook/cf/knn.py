@@ -62,15 +62,15 @@ References
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recbook.base import Recommender, select_top
+from recbook.base import Recommender, SurpriseNames, lookup, select_top
 from recbook.cf import similarity as _similarity
-from recbook.utils import check_int, check_number
+from recbook.utils import Boolean, Integer, Options, Real, check_int
 
 __all__ = ["KNN", "UserKNN", "ItemKNN", "TopNItemKNN", "RULES", "SIMILARITY_NAMES"]
 
@@ -130,12 +130,23 @@ def _baseline_biases(model: Recommender, u: np.ndarray, i: np.ndarray, r: np.nda
     bl = BaselineOnly().fit(pd.DataFrame({"user": u, "item": i, "rating": r}))
     bu = np.zeros(model.n_users_)
     bi = np.zeros(model.n_items_)
-    bu[bl.user_ids_] = bl.bu_
-    bi[bl.item_ids_] = bl.bi_
+    bu[bl.user_ids_] = bl.user_bias_
+    bi[bl.item_ids_] = bl.item_bias_
     return bu, bi
 
 
-class KNN(Recommender):
+#: The hyper-parameters of the neighbourhood models, declared once.
+_KNN_CONSTRAINTS: dict[str, list] = {
+    "k": [Integer(min=1)],
+    "min_k": [Integer(min=0)],
+    "sim": [Options(*SIMILARITY_NAMES)],
+    "min_support": [Integer(min=0)],
+    "shrinkage": [Real(min=0)],
+    "rule": [Options(*RULES)],
+}
+
+
+class KNN(SurpriseNames, Recommender):
     r"""k-nearest-neighbour rating prediction, user- or item-based (Surprise-exact).
 
     See the module docstring for the prediction rules and fallbacks.
@@ -169,8 +180,9 @@ class KNN(Recommender):
     means_, sigmas_ : numpy.ndarray
         Mean and (population) standard deviation of each user's (item's)
         ratings; a zero deviation is replaced by that of all ratings.
-    bu_, bi_ : numpy.ndarray
-        Baseline biases, when ``rule="baseline"`` or ``sim="pearson_baseline"``.
+    user_bias_, item_bias_ : numpy.ndarray
+        Baseline biases, when ``rule="baseline"`` or ``sim="pearson_baseline"``
+        (Surprise's ``bu``, ``bi``: ``bu_``, ``bi_`` are aliases).
 
     Notes
     -----
@@ -186,6 +198,8 @@ class KNN(Recommender):
     >>> model = KNN(k=40, sim="pearson_baseline", rule="baseline").fit(train)  # doctest: +SKIP
     >>> model.predict([196], [242])                             # doctest: +SKIP
     """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {**_KNN_CONSTRAINTS, "user_based": [Boolean()]}
 
     def __init__(
         self,
@@ -207,35 +221,20 @@ class KNN(Recommender):
 
     # ----------------------------------------------------------- checks
     def _check_params(self) -> None:
-        self._k = check_int("k", self.k, 1)
-        self._min_k = check_int("min_k", self.min_k, 0)
-        if self._min_k > self._k:
+        if self.min_k > self.k:
             raise ValueError(
                 f"min_k={self.min_k!r} exceeds k={self.k!r}: at most k neighbours are kept, so every "
                 "prediction would fall back; choose min_k <= k"
             )
-        if not isinstance(self.sim, str) or self.sim.lower() not in SIMILARITY_NAMES:
-            raise ValueError(f"sim must be one of {list(SIMILARITY_NAMES)}, got {self.sim!r}")
-        if not isinstance(self.rule, str) or self.rule not in RULES:
-            raise ValueError(f"rule must be one of {list(RULES)}, got {self.rule!r}")
-        if not isinstance(self.user_based, (bool, np.bool_)):
-            raise ValueError(f"user_based must be True or False, got {self.user_based!r}")
-        self._min_support = check_int("min_support", self.min_support, 0)
-        s = self.shrinkage
-        if isinstance(s, bool) or not isinstance(s, (int, float, np.integer, np.floating)) or not (
-            np.isfinite(s) and s >= 0
-        ):
-            raise ValueError(f"shrinkage must be a finite non-negative number, got {s!r}")
 
     # -------------------------------------------------------------- fit
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_params()
         ub = bool(self.user_based)
-        sim_name = self.sim.lower()
+        sim_name = self.sim
         mu = self.global_mean_
 
         if self.rule == "baseline" or sim_name == "pearson_baseline":
-            self.bu_, self.bi_ = _baseline_biases(self, u, i, r)
+            self.user_bias_, self.item_bias_ = _baseline_biases(self, u, i, r)
 
         # one rating per pair (the last), rows kept in training order
         last = pd.DataFrame({"u": u, "i": i, "r": r}).drop_duplicates(["u", "i"], keep="last")
@@ -246,8 +245,8 @@ class KNN(Recommender):
 
         baseline = None
         if sim_name == "pearson_baseline":
-            baseline = (mu, *((self.bu_, self.bi_) if ub else (self.bi_, self.bu_)))
-        self.sim_ = _similarity_matrix(mat, sim_name, self._min_support, float(self.shrinkage), baseline)
+            baseline = (mu, *((self.user_bias_, self.item_bias_) if ub else (self.item_bias_, self.user_bias_)))
+        self.sim_ = _similarity_matrix(mat, sim_name, int(self.min_support), float(self.shrinkage), baseline)
 
         # per-entity mean and population std (two passes, so a constant row has std exactly 0)
         count = np.bincount(x, minlength=n_x).astype(np.float64)
@@ -269,7 +268,7 @@ class KNN(Recommender):
         elif self.rule == "with_zscore":
             val = (cr - self.means_[cx]) / self.sigmas_[cx]
         else:
-            bx, by = (self.bu_, self.bi_) if ub else (self.bi_, self.bu_)
+            bx, by = (self.user_bias_, self.item_bias_) if ub else (self.item_bias_, self.user_bias_)
             val = cr - ((mu + bx[cx]) + by[cy])
         self._val = np.ascontiguousarray(val, dtype=np.float64)
 
@@ -291,12 +290,12 @@ class KNN(Recommender):
             block = sim[xs][:, cand]
         else:
             block = np.ascontiguousarray(sim[cand][:, xs].T)
-        keep = select_neighbours(block, self._k)
+        keep = select_neighbours(block, int(self.k))
         keep &= block > 0
         np.multiply(block, keep, out=block)  # the weights: kept positive similarities
         den = block.sum(axis=1)
         num = block @ self._val[lo:hi]
-        ok = (keep.sum(axis=1) >= self._min_k) & (den > 0)
+        ok = (keep.sum(axis=1) >= int(self.min_k)) & (den > 0)
         term = np.zeros(len(den))
         np.divide(num, den, out=term, where=ok)
         return term, ok
@@ -304,10 +303,7 @@ class KNN(Recommender):
     def _base(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
         """The estimate without neighbours (and the fallback), per pair."""
         if self.rule == "baseline":
-            est = np.full(len(u), self.global_mean_)
-            est += np.where(u >= 0, self.bu_[np.maximum(u, 0)], 0.0)
-            est += np.where(i >= 0, self.bi_[np.maximum(i, 0)], 0.0)
-            return est
+            return self.global_mean_ + lookup(self.user_bias_, u) + lookup(self.item_bias_, i)
         est = np.full(len(u), self.global_mean_)
         if self.rule in ("with_means", "with_zscore"):
             x = u if self.user_based else i
@@ -394,36 +390,39 @@ class KNN(Recommender):
         return pd.DataFrame({"neighbor": ids[others[order]], "similarity": vals[order]})
 
 
-class UserKNN(KNN):
+class _OneSidedKNN(KNN):
+    """:class:`KNN` whose side (users or items) is fixed by the class, not a parameter."""
+
+    _parameter_constraints: ClassVar[dict[str, list]] = dict(_KNN_CONSTRAINTS)
+    user_based: ClassVar[bool]
+
+    def __init__(
+        self,
+        k: int = 40,
+        min_k: int = 1,
+        sim: str = "msd",
+        min_support: int = 1,
+        shrinkage: float = 100,
+        rule: str = "basic",
+    ) -> None:
+        self.k = k
+        self.min_k = min_k
+        self.sim = sim
+        self.min_support = min_support
+        self.shrinkage = shrinkage
+        self.rule = rule
+
+
+class UserKNN(_OneSidedKNN):
     """:class:`KNN` with ``user_based=True``: neighbours are similar users."""
 
-    def __init__(
-        self,
-        k: int = 40,
-        min_k: int = 1,
-        sim: str = "msd",
-        min_support: int = 1,
-        shrinkage: float = 100,
-        rule: str = "basic",
-    ) -> None:
-        super().__init__(k=k, min_k=min_k, sim=sim, user_based=True, min_support=min_support,
-                         shrinkage=shrinkage, rule=rule)  # fmt: skip
+    user_based: ClassVar[bool] = True
 
 
-class ItemKNN(KNN):
+class ItemKNN(_OneSidedKNN):
     """:class:`KNN` with ``user_based=False``: neighbours are similar items."""
 
-    def __init__(
-        self,
-        k: int = 40,
-        min_k: int = 1,
-        sim: str = "msd",
-        min_support: int = 1,
-        shrinkage: float = 100,
-        rule: str = "basic",
-    ) -> None:
-        super().__init__(k=k, min_k=min_k, sim=sim, user_based=False, min_support=min_support,
-                         shrinkage=shrinkage, rule=rule)  # fmt: skip
+    user_based: ClassVar[bool] = False
 
 
 class TopNItemKNN(Recommender):
@@ -495,7 +494,13 @@ class TopNItemKNN(Recommender):
     >>> TopNItemKNN(sim="jaccard").fit(train).recommend([196], k=10)  # doctest: +SKIP
     """
 
-    _clip = False
+    _rating_model = False
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "k": [None, Integer(min=1)],
+        "sim": [Options(*SIMILARITY_NAMES)],
+        "min_support": [Integer(min=0)],
+        "shrinkage": [Real(min=0)],
+    }
 
     def __init__(self, k: int | None = None, sim: str = "jaccard", min_support: int = 1, shrinkage: float = 100) -> None:
         self.k = k
@@ -503,29 +508,14 @@ class TopNItemKNN(Recommender):
         self.min_support = min_support
         self.shrinkage = shrinkage
 
-    def _check_params(self) -> None:
-        if self.k is not None:
-            if isinstance(self.k, (bool, np.bool_)) or not isinstance(self.k, (int, np.integer)):
-                raise TypeError(f"k must be a positive integer or None, got {type(self.k).__name__} {self.k!r}")
-            self._k = check_int("k", self.k, 1)
-        else:
-            self._k = None
-        if not isinstance(self.sim, str):
-            raise TypeError(f"sim must be a similarity name (str), got {type(self.sim).__name__}")
-        if self.sim.lower() not in SIMILARITY_NAMES:
-            raise ValueError(f"sim must be one of {list(SIMILARITY_NAMES)}, got {self.sim!r}")
-        self._min_support = check_int("min_support", self.min_support, 0)
-        self._shrinkage = check_number("shrinkage", self.shrinkage)
-
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_params()
-        sim_name = self.sim.lower()
+        sim_name = self.sim
         items_by_users = self.train_.T.tocsr()  # last rating of each pair, rows = items
         baseline = None
         if sim_name == "pearson_baseline":
             bu, bi = _baseline_biases(self, u, i, r)
             baseline = (self.global_mean_, bi, bu)
-        sim = _similarity_matrix(items_by_users, sim_name, self._min_support, self._shrinkage, baseline)
+        sim = _similarity_matrix(items_by_users, sim_name, int(self.min_support), float(self.shrinkage), baseline)
         np.fill_diagonal(sim, 0.0)  # an item is not its own neighbour
         self.sim_ = sim
         self._sim_pos = np.maximum(sim, 0.0)
@@ -538,10 +528,10 @@ class TopNItemKNN(Recommender):
     def _user_scores(self, user: int) -> np.ndarray:
         """:math:`s_{ui}` of every item for one known user."""
         items = self._seen.indices[self._seen.indptr[user] : self._seen.indptr[user + 1]]
-        if self._k is None or len(items) <= self._k:
+        if self.k is None or len(items) <= self.k:
             return np.asarray(self._seen[user] @ self._sim_pos).ravel()
         block = self.sim_[:, items]
-        keep = select_neighbours(block, self._k)
+        keep = select_neighbours(block, int(self.k))
         keep &= block > 0
         return (block * keep).sum(axis=1)
 
@@ -550,7 +540,7 @@ class TopNItemKNN(Recommender):
         out = np.empty((len(u), self.n_items_))
         known = u >= 0
         out[~known] = self.popularity_
-        if self._k is None:
+        if self.k is None:
             if known.any():
                 out[known] = np.asarray(self._seen[u[known]] @ self._sim_pos)
         else:

@@ -25,8 +25,11 @@ known, plus :math:`b_i` if the item is known, plus the factor term if both
 are -- exactly what Surprise's ``SVD`` does. Predictions are clipped to the
 training rating scale.
 
-**Learning curves**: every model stores ``history_``, the training RMSE after
-each epoch (computed exactly, before clipping). Because a fit with
+**Fitted attributes** use the package's vocabulary: ``user_bias_``,
+``item_bias_``, ``user_factors_``, ``item_factors_`` (Surprise's ``bu``,
+``bi``, ``pu``, ``qi``: ``bu_``, ``bi_``, ``pu_``, ``qi_`` are aliases), and
+``history_``, a DataFrame with the training RMSE after each epoch
+(``epoch``, ``train_rmse``; computed exactly, before clipping). Because a fit with
 ``n_epochs=e`` is the first ``e`` epochs of a longer fit with the same seed,
 held-out curves are obtained by refitting with ``n_epochs = 1, 2, ...``.
 
@@ -46,8 +49,19 @@ import numba
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from recbook.base import Recommender
-from recbook.utils import check_int, check_number, check_seed
+from typing import ClassVar
+
+from recbook.base import Recommender, SurpriseNames, lookup
+from recbook.utils import Integer, Real, history_frame
+
+#: The hyper-parameters the three models share.
+_MF_CONSTRAINTS: dict[str, list] = {
+    "n_factors": [Integer(min=1)],
+    "n_epochs": [Integer(min=1)],
+    "reg": [Real(min=0)],
+    "init_std": [Real(min=0)],
+    "seed": [Integer(min=0)],
+}
 
 
 __all__ = ["BiasedMF", "SVDpp", "ALS"]
@@ -184,37 +198,26 @@ def _svdpp_sgd(u, i, r, indptr, indices, mu, bu, bi, pu, qi, yj, lr, reg, n_epoc
 # --------------------------------------------------------------------------
 # shared prediction code for mu + b_u + b_i + q_i . x_u models
 # --------------------------------------------------------------------------
-class _FactorRatingModel(Recommender):
+class _FactorRatingModel(SurpriseNames, Recommender):
     """Prediction for :math:`\\mu + b_u + b_i + q_i^\\top x_u`.
 
-    Subclasses set ``bu_, bi_, qi_`` and ``_user_vectors`` (the vector
-    :math:`x_u` that multiplies :math:`q_i`).
+    Subclasses set ``user_bias_, item_bias_, item_factors_`` and
+    ``_user_vectors`` (the vector :math:`x_u` that multiplies :math:`q_i`).
     """
 
     _user_vectors: np.ndarray
 
     def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        ku = u >= 0
-        ki = i >= 0
-        uu = np.maximum(u, 0)
-        ii = np.maximum(i, 0)
-        est = np.full(len(u), self.global_mean_)
-        est += np.where(ku, self.bu_[uu], 0.0)
-        est += np.where(ki, self.bi_[ii], 0.0)
-        both = ku & ki
-        dot = np.einsum("nf,nf->n", self.qi_[ii[both]], self._user_vectors[uu[both]])
-        est[both] += dot
+        est = self.global_mean_ + lookup(self.user_bias_, u) + lookup(self.item_bias_, i)
+        both = (u >= 0) & (i >= 0)
+        est[both] += np.einsum("nf,nf->n", self.item_factors_[i[both]], self._user_vectors[u[both]])
         return est
 
     def _score_users(self, u: np.ndarray) -> np.ndarray:
-        known = u >= 0
-        uu = np.maximum(u, 0)
-        scores = self._user_vectors[uu] @ self.qi_.T
-        scores *= known[:, None]
-        scores += np.where(known, self.bu_[uu], 0.0)[:, None]
-        scores += self.bi_[None, :] + self.global_mean_
-        if self._clip:
-            np.clip(scores, *self.rating_scale_, out=scores)
+        scores = lookup(self._user_vectors, u) @ self.item_factors_.T
+        scores += lookup(self.user_bias_, u)[:, None]
+        scores += self.item_bias_[None, :] + self.global_mean_
+        np.clip(scores, *self.rating_scale_, out=scores)
         return scores
 
 
@@ -264,18 +267,20 @@ class BiasedMF(_FactorRatingModel):
 
     Attributes
     ----------
-    bu_, bi_ : np.ndarray
-        User and item biases.
-    pu_, qi_ : np.ndarray
-        User factors ``(n_users_, d)`` and item factors ``(n_items_, d)``.
-    history_ : np.ndarray
-        Training RMSE after each epoch.
+    user_bias_, item_bias_ : np.ndarray
+        :math:`b_u` and :math:`b_i` (aliases ``bu_``, ``bi_``).
+    user_factors_, item_factors_ : np.ndarray
+        :math:`P` ``(n_users_, d)`` and :math:`Q` ``(n_items_, d)`` (aliases ``pu_``, ``qi_``).
+    history_ : pandas.DataFrame
+        ``epoch`` and ``train_rmse``, the training RMSE after each epoch.
 
     References
     ----------
     Koren, Bell & Volinsky, "Matrix factorization techniques for recommender
     systems", IEEE Computer, 2009. Hug, "Surprise", JOSS, 2020.
     """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {**_MF_CONSTRAINTS, "lr": [Real(min=0, min_open=True)]}
 
     def __init__(
         self,
@@ -292,18 +297,8 @@ class BiasedMF(_FactorRatingModel):
         self.reg = reg
         self.init_std = init_std
         self.seed = seed
-        self._check_params()
-
-    def _check_params(self) -> None:
-        check_int("n_factors", self.n_factors)
-        check_int("n_epochs", self.n_epochs)
-        check_number("lr", self.lr, positive=True)
-        check_number("reg", self.reg)
-        check_number("init_std", self.init_std)
-        check_seed(self.seed)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_params()
         rng = np.random.RandomState(self.seed)
         pu = rng.normal(0.0, self.init_std, (self.n_users_, self.n_factors))
         qi = rng.normal(0.0, self.init_std, (self.n_items_, self.n_factors))
@@ -315,9 +310,9 @@ class BiasedMF(_FactorRatingModel):
             u[order], i[order], r[order], self.global_mean_, bu, bi, pu, qi,
             float(self.lr), float(self.reg), int(self.n_epochs), history,
         )  # fmt: skip
-        self.bu_, self.bi_, self.pu_, self.qi_ = bu, bi, pu, qi
+        self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_ = bu, bi, pu, qi
         self._user_vectors = pu
-        self.history_ = history
+        self.history_ = history_frame(history, "train_rmse")
 
 
 class SVDpp(_FactorRatingModel):
@@ -364,10 +359,12 @@ class SVDpp(_FactorRatingModel):
 
     Attributes
     ----------
-    bu_, bi_, pu_, qi_, yj_ : np.ndarray
-        Biases, explicit user factors, item factors, implicit item factors.
-    history_ : np.ndarray
-        Training RMSE after each epoch.
+    user_bias_, item_bias_, user_factors_, item_factors_ : np.ndarray
+        As in :class:`BiasedMF` (aliases ``bu_``, ``bi_``, ``pu_``, ``qi_``).
+    implicit_factors_ : np.ndarray
+        The implicit item factors :math:`y_j` (alias ``yj_``, Surprise's name).
+    history_ : pandas.DataFrame
+        ``epoch`` and ``train_rmse``.
 
     References
     ----------
@@ -390,12 +387,10 @@ class SVDpp(_FactorRatingModel):
         self.reg = reg
         self.init_std = init_std
         self.seed = seed
-        self._check_params()
 
-    _check_params = BiasedMF._check_params
+    _parameter_constraints: ClassVar[dict[str, list]] = {**_MF_CONSTRAINTS, "lr": [Real(min=0, min_open=True)]}
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_params()
         rng = np.random.RandomState(self.seed)
         f = self.n_factors
         pu = rng.normal(0.0, self.init_std, (self.n_users_, f))
@@ -412,9 +407,15 @@ class SVDpp(_FactorRatingModel):
             us, is_, rs, indptr, indices, self.global_mean_, bu, bi, pu, qi, yj,
             float(self.lr), float(self.reg), int(self.n_epochs), history,
         )  # fmt: skip
-        self.bu_, self.bi_, self.pu_, self.qi_, self.yj_ = bu, bi, pu, qi, yj
+        self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_ = bu, bi, pu, qi
+        self.implicit_factors_ = yj
         self._user_vectors = _svdpp_user_vectors(indptr, indices, pu, yj)
-        self.history_ = history
+        self.history_ = history_frame(history, "train_rmse")
+
+    @property
+    def yj_(self) -> np.ndarray:
+        """Alias of ``implicit_factors_`` (Surprise's ``yj``)."""
+        return self.implicit_factors_
 
 
 def _distinct_items_per_user(us: np.ndarray, is_: np.ndarray, n_users: int) -> tuple[np.ndarray, np.ndarray]:
@@ -477,9 +478,10 @@ class ALS(_FactorRatingModel):
 
     Attributes
     ----------
-    bu_, bi_, pu_, qi_ : np.ndarray
-    history_ : np.ndarray
-        Training RMSE after each epoch.
+    user_bias_, item_bias_, user_factors_, item_factors_ : np.ndarray
+        As in :class:`BiasedMF` (aliases ``bu_``, ``bi_``, ``pu_``, ``qi_``).
+    history_ : pandas.DataFrame
+        ``epoch`` and ``train_rmse``.
 
     References
     ----------
@@ -501,14 +503,8 @@ class ALS(_FactorRatingModel):
         self.reg = reg
         self.init_std = init_std
         self.seed = seed
-        self._check_params()
 
-    def _check_params(self) -> None:
-        check_int("n_factors", self.n_factors)
-        check_int("n_epochs", self.n_epochs)
-        check_number("reg", self.reg)
-        check_number("init_std", self.init_std)
-        check_seed(self.seed)
+    _parameter_constraints: ClassVar[dict[str, list]] = dict(_MF_CONSTRAINTS)
 
     @staticmethod
     def _ridge(rows: np.ndarray, cols: np.ndarray, target: np.ndarray, Z: np.ndarray, n_rows: int, reg: float) -> np.ndarray:
@@ -529,7 +525,6 @@ class ALS(_FactorRatingModel):
         return np.linalg.solve(A, b[:, :, None])[:, :, 0]
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_params()
         f, reg, mu = self.n_factors, float(self.reg), self.global_mean_
         rng = np.random.RandomState(self.seed)
         qi = rng.normal(0.0, self.init_std, (self.n_items_, f))
@@ -552,6 +547,6 @@ class ALS(_FactorRatingModel):
             raise ValueError(
                 f"ALS: a normal-equation system is singular ({exc}); use reg > 0 (got reg={self.reg!r})"
             ) from None
-        self.bu_, self.bi_, self.pu_, self.qi_ = bu, bi, pu, qi
+        self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_ = bu, bi, pu, qi
         self._user_vectors = pu
-        self.history_ = history
+        self.history_ = history_frame(history, "train_rmse")

@@ -33,17 +33,17 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
 from recbook.base import top_k
 from recbook.content.features import as_feature_matrix, concat_features
-from recbook.content.knn import ContentKNN, cold_item_split
+from recbook.content.knn import ContentKNN, _catalogue_rows, _items_without_ratings, cold_item_split
 from recbook.content._torch import minimise, single_thread
 from recbook.content.similarity import _between, _prepare
-from recbook.utils import check_int, check_number, check_seed
+from recbook.utils import InstanceOf, Integer, Real, check_int, history_frame
 
 __all__ = ["weight_grid", "tune_fusion_weights", "LearnedFusionKNN", "AttentionFusionKNN"]
 
@@ -116,7 +116,7 @@ class _HeldOutFusionKNN(ContentKNN):
     """Shared machinery of the learned fusions: modality blocks, held-out training pairs, neighbours.
 
     A subclass sets its hyper-parameters in ``__init__`` (at least
-    ``item_features, k, epochs, lr, holdout_items, max_pairs, seed,
+    ``modalities, k, n_epochs, lr, holdout_items, max_pairs, seed,
     holdout_seed, min_k``), trains its weighting on :meth:`_holdout_pairs`
     in ``_fit`` and turns modality similarities into neighbour weights in
     ``_chunk_offsets``.
@@ -125,33 +125,50 @@ class _HeldOutFusionKNN(ContentKNN):
     sim = "cosine"
     mode = "knn"
 
-    def _check_training_params(self) -> None:
-        self._check_params()
-        self._max_pairs = check_int("max_pairs", self.max_pairs)
-        if isinstance(self.epochs, bool) or not isinstance(self.epochs, (int, np.integer)) or self.epochs < 0:
-            raise ValueError(f"epochs must be a non-negative integer, got {self.epochs!r}")
-        if isinstance(self.lr, bool) or not isinstance(self.lr, (int, float)) or not self.lr > 0:
-            raise ValueError(f"lr must be a positive number, got {self.lr!r}")
-        seed = check_seed(self.seed)
-        self._holdout_seed = seed + 100 if self.holdout_seed is None else check_seed(self.holdout_seed, "holdout_seed")
-        if not isinstance(self.item_features, Mapping) or len(self.item_features) == 0:
-            raise TypeError(
-                "item_features must be a non-empty mapping name -> features (one block per modality), "
-                f"got {type(self.item_features).__name__}"
-            )
+    #: The hyper-parameters every learned fusion has.
+    _COMMON: ClassVar[dict[str, list]] = {
+        "modalities": [InstanceOf(Mapping, what="a mapping name -> features (one block per modality)")],
+        "k": [Integer(min=1)],
+        "n_epochs": [Integer(min=0)],
+        "lr": [Real(min=0, min_open=True)],
+        "holdout_items": [Real(0, 1, min_open=True, max_open=True)],
+        "max_pairs": [Integer(min=1)],
+        "seed": [Integer(min=0)],
+        "holdout_seed": [None, Integer(min=0)],
+        "min_k": [Integer(min=1)],
+    }
+
+    @classmethod
+    def _example(cls, data: Any) -> "_HeldOutFusionKNN":
+        from recbook.content.features import genre_features, numeric_features
+
+        blocks = {"genres": genre_features(data.items), "year": numeric_features(data.items[["year"]], scaling="rbf")}
+        return cls(blocks, k=10, n_epochs=5)
+
+    def _check_params(self) -> None:
+        if len(self.modalities) == 0:
+            raise ValueError("modalities must hold at least one block (name -> features)")
+
+    @property
+    def _holdout_seed(self) -> int:
+        return int(self.seed) + 100 if self.holdout_seed is None else int(self.holdout_seed)
+
+    def _extra_items(self, frame: pd.DataFrame) -> pd.Index:
+        names = [str(n) for n in self.modalities]
+        self._block_features = {
+            n: as_feature_matrix(v, f"modalities[{n!r}]") for n, v in zip(names, self.modalities.values())
+        }
+        self._features = concat_features(self._block_features)
+        return _items_without_ratings(self._features, frame)
 
     def _setup_blocks(self) -> None:
         """Catalogue, fused neighbour space and per-modality unit blocks."""
-        self.modalities_ = [str(n) for n in self.item_features]
-        blocks = {
-            n: as_feature_matrix(v, f"item_features[{n!r}]")
-            for n, v in zip(self.modalities_, self.item_features.values())
-        }
-        fused = concat_features(blocks)
-        rows = self._setup_catalogue(fused)
+        self.modalities_ = list(self._block_features)
+        fused = self._features
+        rows = _catalogue_rows(self, fused)
         self._x, self._counts = _prepare(fused.matrix[rows], "cosine")
         self._full = None  # neighbours come from the modality blocks, see _gather
-        self._blocks = [_prepare(b.reindex(self.item_ids_).matrix, "cosine")[0] for b in blocks.values()]
+        self._blocks = [_prepare(b.reindex(self.item_ids_).matrix, "cosine")[0] for b in self._block_features.values()]
         self._block_full = [self._full_similarity(x, None, "cosine") for x in self._blocks]
 
     def _holdout_pairs(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> dict[str, np.ndarray]:
@@ -168,8 +185,8 @@ class _HeldOutFusionKNN(ContentKNN):
         self._setup_users(inner["user"].to_numpy(), inner["item"].to_numpy(), inner["rating"].to_numpy())
         s_list, d_list, m_list, mu_list, y_list, t_list = [], [], [], [], [], []
         held = held.drop_duplicates(["user", "item"], keep="last")
-        if len(held) > self._max_pairs:
-            keep = np.random.default_rng(int(self.seed)).choice(len(held), size=self._max_pairs, replace=False)
+        if len(held) > int(self.max_pairs):
+            keep = np.random.default_rng(int(self.seed)).choice(len(held), size=int(self.max_pairs), replace=False)
             held = held.iloc[np.sort(keep)]
         held = held.sort_values("user", kind="stable")
         for uu, grp in held.groupby("user", sort=False):
@@ -207,8 +224,8 @@ class _HeldOutFusionKNN(ContentKNN):
             for x, full in zip(self._blocks, self._block_full)
         ]
         mean = np.mean(sims, axis=0)
-        if mean.shape[1] > self._k:
-            idx = top_k(mean, self._k)  # ties to the earlier rated item
+        if mean.shape[1] > int(self.k):
+            idx = top_k(mean, int(self.k))  # ties to the earlier rated item
         else:
             idx = np.broadcast_to(np.arange(mean.shape[1]), mean.shape)
         s = np.stack([np.take_along_axis(x, idx, axis=1) for x in sims], axis=2)
@@ -252,13 +269,13 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
     ratings are the targets, and their neighbours and :math:`\bar r_u` come
     from the other items' ratings. :math:`\theta` minimises the mean squared
     error of :math:`\hat r_{ui}` on those targets with full-batch Adam
-    (``epochs`` steps, learning rate ``lr``, float32 on one CPU thread, the
+    (``n_epochs`` steps, learning rate ``lr``, float32 on one CPU thread, the
     initial weights drawn from a torch generator seeded with ``seed``).
     Then all training ratings serve as neighbours for prediction.
 
     Parameters
     ----------
-    item_features : mapping name -> features
+    modalities : mapping name -> features
         One block per modality (FeatureMatrix, DataFrame or ``(ids, matrix)``);
         an item missing from a block has similarity 0 there. Every training
         item must be in at least one block.
@@ -266,7 +283,7 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
         Neighbours.
     hidden : int
         Width of the gate's hidden layer.
-    epochs : int
+    n_epochs : int
         Adam steps (full batch).
     lr : float
         Adam learning rate.
@@ -291,9 +308,9 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
     ----------
     gate_params_ : dict of numpy.ndarray
         ``W1 (M, hidden), b1, w2 (hidden,), b2`` -- the trained gate.
-    loss_curve_ : list of float
-        Training mean squared error after each step (the first entry is the
-        untrained gate's).
+    history_ : pandas.DataFrame
+        ``epoch`` and ``loss``: the training mean squared error before each
+        step and after the last (epoch 1 is the untrained gate's).
     n_gate_pairs_ : int
         Number of held-out ratings the gate was trained on (at most ``max_pairs``).
     modalities_ : list of str
@@ -307,12 +324,14 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
     Fallbacks are those of :class:`ContentKNN` (rating mode).
     """
 
+    _parameter_constraints: ClassVar[dict[str, list]] = {**_HeldOutFusionKNN._COMMON, "hidden": [Integer(min=1)]}
+
     def __init__(
         self,
-        item_features: Mapping[str, Any],
+        modalities: Mapping[str, Any],
         k: int = 40,
         hidden: int = 8,
-        epochs: int = 300,
+        n_epochs: int = 300,
         lr: float = 0.02,
         holdout_items: float = 0.15,
         max_pairs: int = 5000,
@@ -320,10 +339,10 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
         holdout_seed: int | None = None,
         min_k: int = 1,
     ) -> None:
-        self.item_features = item_features
+        self.modalities = modalities
         self.k = k
         self.hidden = hidden
-        self.epochs = epochs
+        self.n_epochs = n_epochs
         self.lr = lr
         self.holdout_items = holdout_items
         self.max_pairs = max_pairs
@@ -333,8 +352,7 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_training_params()
-        hidden = check_int("hidden", self.hidden)
+        hidden = int(self.hidden)
         self._setup_blocks()
         # 1) the gate's training data: held-out items' ratings, neighbours from the rest
         data = self._holdout_pairs(u, i, r)
@@ -363,7 +381,7 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
         Mk = torch.from_numpy(mask.astype(np.float32))
         MU = torch.from_numpy(mu.astype(np.float32))
         Y = torch.from_numpy(y.astype(np.float32))
-        enough = torch.from_numpy((mask.sum(axis=1) >= self._min_k).astype(np.float32))
+        enough = torch.from_numpy((mask.sum(axis=1) >= int(self.min_k)).astype(np.float32))
         params = list(lin1.parameters()) + list(lin2.parameters())
 
         def loss_fn() -> Any:
@@ -372,7 +390,7 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
             off = (w * D).sum(dim=1) / torch.clamp(den, min=1e-12) * enough
             return torch.mean((MU + off - Y) ** 2)
 
-        self.loss_curve_ = minimise(torch, loss_fn, params, self.epochs, self.lr)  # full-batch Adam
+        self.history_ = history_frame(minimise(torch, loss_fn, params, int(self.n_epochs), float(self.lr)), "loss")
         self.gate_params_ = {
             "W1": lin1.weight.detach().numpy().T.astype(np.float64),
             "b1": lin1.bias.detach().numpy().astype(np.float64),
@@ -392,7 +410,7 @@ class LearnedFusionKNN(_HeldOutFusionKNN):
         s, d, mask = self._gather(targets, nbrs, dev)
         w = self.gate(s) * mask
         den = w.sum(axis=1)
-        ok = (mask.sum(axis=1) >= self._min_k) & (den > 0)
+        ok = (mask.sum(axis=1) >= int(self.min_k)) & (den > 0)
         return np.where(ok, (w * d).sum(axis=1) / np.where(ok, den, 1.0), 0.0)
 
 
@@ -448,17 +466,17 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
     parameters :math:`\mathbf a_m, c_m, \log\tau` (started at
     :math:`\mathbf a = 0, c = 0`: equal modality weights, and
     :math:`\tau` = ``temperature``) minimise the mean squared error with
-    full-batch Adam (``epochs`` steps, learning rate ``lr``) plus
+    full-batch Adam (``n_epochs`` steps, learning rate ``lr``) plus
     ``reg`` :math:`\sum_m \lVert\mathbf a_m\rVert^2`. torch is imported
     inside :meth:`fit`; prediction is NumPy.
 
     Parameters
     ----------
-    item_features : mapping name -> features
+    modalities : mapping name -> features
         One block per modality (FeatureMatrix, DataFrame or ``(ids, matrix)``).
     k : int
         Neighbours.
-    epochs : int
+    n_epochs : int
         Adam steps (full batch).
     lr : float
         Adam learning rate.
@@ -478,8 +496,8 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
     ----------
     attention_params_ : dict
         ``a`` (list of :math:`M` vectors), ``c`` (:math:`M`,) and ``tau``.
-    loss_curve_ : list of float
-        Training mean squared error (plus penalty) after each step.
+    history_ : pandas.DataFrame
+        ``epoch`` and ``loss``: the training mean squared error (plus penalty).
     n_gate_pairs_, modalities_, gate_items_
         As for :class:`LearnedFusionKNN`.
 
@@ -492,11 +510,17 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
     for recommendation", IEEE TKDE 30(12), 2018.
     """
 
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        **_HeldOutFusionKNN._COMMON,
+        "temperature": [Real(min=0, min_open=True)],
+        "reg": [Real(min=0)],
+    }
+
     def __init__(
         self,
-        item_features: Mapping[str, Any],
+        modalities: Mapping[str, Any],
         k: int = 40,
-        epochs: int = 300,
+        n_epochs: int = 300,
         lr: float = 0.02,
         temperature: float = 0.1,
         reg: float = 0.01,
@@ -506,9 +530,9 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         holdout_seed: int | None = None,
         min_k: int = 1,
     ) -> None:
-        self.item_features = item_features
+        self.modalities = modalities
         self.k = k
-        self.epochs = epochs
+        self.n_epochs = n_epochs
         self.lr = lr
         self.temperature = temperature
         self.reg = reg
@@ -520,9 +544,7 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
 
     # ------------------------------------------------------------------ fit
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_training_params()
-        tau0 = check_number("temperature", self.temperature, positive=True)
-        reg = check_number("reg", self.reg)
+        tau0, reg = float(self.temperature), float(self.reg)
         self._setup_blocks()
         data = self._holdout_pairs(u, i, r)
         self.n_gate_pairs_ = len(data["y"])
@@ -541,7 +563,7 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         Mk = torch.from_numpy(data["mask"])
         MU = torch.from_numpy(data["mu"].astype(np.float32))
         Y = torch.from_numpy(data["y"].astype(np.float32))
-        enough = torch.from_numpy((data["mask"].sum(axis=1) >= self._min_k).astype(np.float32))
+        enough = torch.from_numpy((data["mask"].sum(axis=1) >= int(self.min_k)).astype(np.float32))
 
         def loss_fn() -> Any:
             omega = torch.softmax(torch.stack([x @ am for x, am in zip(xs, a)], dim=1) + c, dim=1)  # (n, M)
@@ -552,7 +574,7 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
             penalty = sum((am * am).sum() for am in a)
             return torch.mean((MU + off - Y) ** 2) + reg * penalty
 
-        self.loss_curve_ = minimise(torch, loss_fn, [*a, c, log_tau], self.epochs, self.lr)
+        self.history_ = history_frame(minimise(torch, loss_fn, [*a, c, log_tau], int(self.n_epochs), float(self.lr)), "loss")
         self.attention_params_ = {
             "a": [am.detach().numpy().astype(np.float64) for am in a],
             "c": c.detach().numpy().astype(np.float64),
@@ -586,7 +608,7 @@ class AttentionFusionKNN(_HeldOutFusionKNN):
         s, d, mask = self._gather(targets, nbrs, dev)
         fused = (s * self._modality_attention(targets)[:, None, :]).sum(axis=2)
         w = _masked_softmax(fused / self.attention_params_["tau"], mask)
-        ok = mask.sum(axis=1) >= self._min_k
+        ok = mask.sum(axis=1) >= int(self.min_k)
         return np.where(ok, (w * d).sum(axis=1), 0.0)
 
 

@@ -18,7 +18,7 @@ M. J. Pazzani and D. Billsus, "Content-based recommendation systems", in
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,7 @@ import scipy.sparse as sp
 
 from recbook.base import Recommender, top_k
 from recbook.content.features import FeatureMatrix, as_feature_matrix
-from recbook.content.knn import _extend_catalogue
-from recbook.utils import check_int, check_number
+from recbook.utils import InstanceOf, Integer, check_int, check_number
 
 __all__ = ["item_keywords", "KeywordRecommender"]
 
@@ -170,20 +169,31 @@ class KeywordRecommender(Recommender):
     [0.3333, 0.0]
     """
 
-    _clip = False
+    _rating_model = False
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "keywords": [InstanceOf(pd.Series, Mapping, what="a Series or mapping item id -> keywords")],
+        "n_keywords": [Integer(min=1)],
+    }
 
     def __init__(self, keywords: Any, n_keywords: int = 20) -> None:
         self.keywords = keywords
         self.n_keywords = n_keywords
 
+    @classmethod
+    def _example(cls, data: Any) -> "KeywordRecommender":
+        return cls(data.items["genres"].map(lambda g: [x.lower() for x in g]), n_keywords=3)
+
+    def _extra_items(self, frame: pd.DataFrame) -> pd.Index:
+        self._keyword_table = _keyword_matrix(self.keywords)
+        ids = self._keyword_table[0]
+        return ids[~ids.isin(pd.unique(frame["item"]))]
+
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        n_kw = check_int("n_keywords", self.n_keywords)
-        ids, mat, vocab = _keyword_matrix(self.keywords)
-        extra = pd.Index(self.item_ids_).difference(ids, sort=False)  # rated items without keywords
-        if len(extra):
-            ids = ids.append(extra)
-            mat = sp.vstack([mat, sp.csr_matrix((len(extra), mat.shape[1]))], format="csr")
-        rows = _extend_catalogue(self, FeatureMatrix(ids, mat, [f"k{j}" for j in range(mat.shape[1])], "keywords"))
+        n_kw = int(self.n_keywords)
+        ids, mat, vocab = self._keyword_table
+        pos = ids.get_indexer(self.item_ids_)  # -1: a rated item without keywords (an empty set)
+        mat = sp.vstack([mat, sp.csr_matrix((1, mat.shape[1]))], format="csr")  # the empty row
+        rows = np.where(pos >= 0, pos, mat.shape[0] - 1)
         self.vocabulary_ = vocab
         self._items = sp.csr_matrix(mat[rows])
         self._item_sizes = np.asarray(self._items.sum(axis=1)).ravel()

@@ -13,7 +13,7 @@ new items for each user.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
@@ -24,9 +24,12 @@ from recbook.content.features import FeatureMatrix, _unit_rows_any, as_feature_m
 from recbook.content.similarity import METRICS, _between, _prepare, _profile_weights
 from recbook.evaluate.core import evaluate_new_items  # noqa: F401  (re-exported: chapter 4's protocol)
 from recbook.split import cold_item_split
-from recbook.utils import check_int
+from recbook.utils import InstanceOf, Integer, Options
 
 __all__ = ["ContentKNN", "cold_item_split", "evaluate_new_items"]
+
+#: What a content model accepts as item features (converted by ``as_feature_matrix`` at fit).
+FEATURES = InstanceOf(FeatureMatrix, pd.DataFrame, tuple, what="a FeatureMatrix, a DataFrame indexed by item id, or (ids, matrix)")
 
 #: Entries of a similarity block computed at once (memory ~ 8 bytes each).
 _BLOCK = 2_000_000
@@ -53,45 +56,33 @@ def _aggregate(s: np.ndarray, dev: np.ndarray, k: int, min_k: int) -> np.ndarray
     return np.where(ok, num / np.where(ok, den, 1.0), 0.0)
 
 
-def _extend_catalogue(model: Recommender, features: FeatureMatrix) -> np.ndarray:
-    """Append the items that have features but no rating to a fitted model's catalogue.
+def _items_without_ratings(features: FeatureMatrix, frame: pd.DataFrame) -> pd.Index:
+    """The ids of ``features`` with no training interaction, in ``features``' order (a content model's cold items).
 
-    Called inside ``_fit`` of a content model, after :meth:`Recommender.fit`
-    has mapped the training items to ``0..n_train-1``: the items of
-    ``features`` without a training rating get the next indices, so the
-    model can score and recommend them (the cold items). Sets
-    ``n_train_items_`` and extends ``item_ids_``, ``n_items_`` and
-    ``train_``.
+    A content model returns them from ``_extra_items``, so the base class
+    appends them to the catalogue: the model can score and recommend items
+    nobody has rated yet.
+    """
+    return features.ids[~features.ids.isin(pd.unique(frame["item"]))]
 
-    Returns
-    -------
-    numpy.ndarray
-        The row of ``features`` for each catalogue item, in catalogue order.
+
+def _catalogue_rows(model: Recommender, features: FeatureMatrix) -> np.ndarray:
+    """The row of ``features`` for each catalogue item of a fitted model, in catalogue order.
 
     Raises
     ------
     ValueError
         A training item has no feature vector (the message names it).
     """
-    train_ids = model.item_ids_
-    pos = features.ids.get_indexer(train_ids)
+    pos = features.ids.get_indexer(model.item_ids_)
     if np.any(pos < 0):
-        missing = train_ids[pos < 0]
+        missing = model.item_ids_[pos < 0]
         raise ValueError(
             f"item_features has no vector for {len(missing)} training item(s) "
             f"(e.g. {missing[:10].tolist()}); every rated item needs features "
             "(drop those ratings or give those items a vector)"
         )
-    cold = np.flatnonzero(~features.ids.isin(pd.Index(train_ids)))
-    model.n_train_items_ = len(train_ids)
-    if len(cold):
-        ids = pd.Index(train_ids).append(features.ids[cold]).to_numpy()
-        model.item_ids_ = ids
-        model._item_index = pd.Index(ids)
-        model.n_items_ = len(ids)
-        t = model.train_
-        model.train_ = sp.csr_matrix((t.data, t.indices, t.indptr), shape=(model.n_users_, model.n_items_))
-    return np.concatenate([pos, cold])
+    return pos
 
 
 class ContentKNN(Recommender):
@@ -179,6 +170,14 @@ class ContentKNN(Recommender):
     [4.1716]
     """
 
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "item_features": [FEATURES],
+        "k": [Integer(min=1)],
+        "sim": [Options(*METRICS)],
+        "mode": [Options("knn", "profile")],
+        "min_k": [Integer(min=1)],
+    }
+
     def __init__(
         self,
         item_features: Any,
@@ -193,24 +192,23 @@ class ContentKNN(Recommender):
         self.mode = mode
         self.min_k = min_k
 
-    @property
-    def _clip(self) -> bool:  # type: ignore[override]
-        return self.mode != "profile"
+    @classmethod
+    def _example(cls, data: Any) -> "ContentKNN":
+        from recbook.content.features import genre_features
+
+        return cls(genre_features(data.items), k=10)
+
+    def _predicts_ratings(self) -> bool:
+        return self.mode != "profile"  # profile mode returns cosine scores, not ratings
 
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
-        self._k = check_k(self.k)
-        self._min_k = check_int("min_k", self.min_k)
-        if self.sim not in METRICS:
-            raise ValueError(f"sim must be one of {METRICS}, got {self.sim!r}")
-        if self.mode not in ("knn", "profile"):
-            raise ValueError(f"mode must be 'knn' or 'profile', got {self.mode!r}")
         if self.mode == "profile" and self.sim == "jaccard":
             raise ValueError("mode='profile' needs sim='cosine' or 'pearson' (a profile is not a set)")
 
-    def _setup_catalogue(self, features: FeatureMatrix) -> np.ndarray:
-        """Extend the id map with feature-only items; return feature rows in catalogue order."""
-        return _extend_catalogue(self, features)
+    def _extra_items(self, frame: pd.DataFrame) -> pd.Index:
+        self._features = as_feature_matrix(self.item_features, "item_features")
+        return _items_without_ratings(self._features, frame)
 
     def _setup_users(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
         last = pd.DataFrame({"u": u, "i": i, "r": r}).drop_duplicates(["u", "i"], keep="last")
@@ -226,9 +224,8 @@ class ContentKNN(Recommender):
         self._last = (uu, self._nbr_items, self._nbr_ratings)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_params()
-        features = as_feature_matrix(self.item_features, "item_features")
-        rows = self._setup_catalogue(features)
+        features = self._features
+        rows = _catalogue_rows(self, features)
         self._setup_users(u, i, r)
         mat = features.matrix[rows]
         if self.mode == "knn":
@@ -263,7 +260,7 @@ class ContentKNN(Recommender):
 
     def _chunk_offsets(self, targets: np.ndarray, nbrs: np.ndarray, dev: np.ndarray) -> np.ndarray:
         """Neighbour offsets for target items (internal indices) of one user."""
-        return _aggregate(self._similarity(targets, nbrs), dev, self._k, self._min_k)
+        return _aggregate(self._similarity(targets, nbrs), dev, int(self.k), int(self.min_k))
 
     def _user_estimates(self, uu: int, targets: np.ndarray, everything: bool = False) -> np.ndarray:
         """Estimates (or profile scores) of one known user for internal items ``targets``.
@@ -336,7 +333,7 @@ class ContentKNN(Recommender):
         nbrs, dev = self._neighbours(uu)
         s = self._similarity(np.array([ii]), nbrs)[0]
         keep = np.flatnonzero(s > 0)
-        keep = keep[np.argsort(-s[keep], kind="stable")][: self._k]
+        keep = keep[np.argsort(-s[keep], kind="stable")][: int(self.k)]
         total = s[keep].sum()
         return pd.DataFrame(
             {

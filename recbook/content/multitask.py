@@ -19,16 +19,16 @@ arXiv:1706.05098, 2017.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
 
-from recbook.base import Recommender
+from recbook.base import Recommender, lookup
 from recbook.content.features import FeatureMatrix, _unit_rows_any, as_feature_matrix
 from recbook.content._torch import single_thread
-from recbook.content.knn import _extend_catalogue
-from recbook.utils import check_int, check_number, check_seed
+from recbook.content.knn import FEATURES, _catalogue_rows, _items_without_ratings
+from recbook.utils import Integer, Real, history_frame
 
 __all__ = ["MultiTaskContentMF"]
 
@@ -88,7 +88,7 @@ class MultiTaskContentMF(Recommender):
         :math:`\lambda_{\text{aux}} \ge 0`, the weight of the auxiliary loss.
     n_factors : int
         :math:`d`, the size of the shared representation.
-    epochs : int
+    n_epochs : int
         Adam steps (full batch).
     lr : float
         Adam learning rate :math:`\gamma`.
@@ -105,10 +105,10 @@ class MultiTaskContentMF(Recommender):
         :math:`P`, shape ``(n_users_, d)``.
     item_repr_ : numpy.ndarray
         :math:`\mathbf h_i` of every catalogue item, shape ``(n_items_, d)``.
-    loss_curve_ : list of float
-        Rating MSE on the training ratings before each step (and after the last).
-    aux_loss_curve_ : list of float
-        Auxiliary BCE on the same steps (empty without an auxiliary task).
+    history_ : pandas.DataFrame
+        ``epoch`` and ``loss`` (the rating MSE on the training ratings before
+        each step, and after the last), and ``aux_loss`` (the auxiliary BCE on
+        the same steps; absent without an auxiliary task).
     aux_columns_ : list of str
         Names of the auxiliary labels.
     n_train_items_ : int
@@ -125,10 +125,21 @@ class MultiTaskContentMF(Recommender):
     >>> import pandas as pd
     >>> x = pd.DataFrame({"f": [1.0, 0.0, 1.0], "g": [0.0, 1.0, 0.1]}, index=[10, 20, 30])
     >>> train = pd.DataFrame({"user": [1, 1, 2], "item": [10, 20, 10], "rating": [5.0, 1.0, 4.0]})
-    >>> m = MultiTaskContentMF(x, n_factors=2, epochs=200, lr=0.05).fit(train)
+    >>> m = MultiTaskContentMF(x, n_factors=2, n_epochs=200, lr=0.05).fit(train)
     >>> bool(m.predict([1], [30])[0] > m.predict([1], [20])[0])  # item 30 looks like 10
     True
     """
+
+    _parameter_constraints: ClassVar[dict[str, list]] = {
+        "item_features": [FEATURES],
+        "aux_targets": [None, FEATURES],
+        "aux_weight": [Real(min=0)],
+        "n_factors": [Integer(min=1)],
+        "n_epochs": [Integer(min=0)],
+        "lr": [Real(min=0, min_open=True)],
+        "reg": [Real(min=0)],
+        "seed": [Integer(min=0)],
+    }
 
     def __init__(
         self,
@@ -136,7 +147,7 @@ class MultiTaskContentMF(Recommender):
         aux_targets: Any = None,
         aux_weight: float = 0.0,
         n_factors: int = 32,
-        epochs: int = 100,
+        n_epochs: int = 100,
         lr: float = 0.02,
         reg: float = 0.03,
         seed: int = 0,
@@ -145,21 +156,26 @@ class MultiTaskContentMF(Recommender):
         self.aux_targets = aux_targets
         self.aux_weight = aux_weight
         self.n_factors = n_factors
-        self.epochs = epochs
+        self.n_epochs = n_epochs
         self.lr = lr
         self.reg = reg
         self.seed = seed
 
+    @classmethod
+    def _example(cls, data: Any) -> "MultiTaskContentMF":
+        from recbook.content.features import genre_features
+
+        g = genre_features(data.items)
+        return cls(g, aux_targets=g, aux_weight=0.5, n_factors=4, n_epochs=5)
+
     # ------------------------------------------------------------------ fit
     def _check_params(self) -> None:
-        self._d = check_int("n_factors", self.n_factors)
-        self._epochs = check_int("epochs", self.epochs, minimum=0)
-        self._lr = check_number("lr", self.lr, positive=True)
-        self._reg = check_number("reg", self.reg)
-        self._aux_weight = check_number("aux_weight", self.aux_weight)
-        self._seed = check_seed(self.seed)
-        if self._aux_weight > 0 and self.aux_targets is None:
+        if self.aux_weight > 0 and self.aux_targets is None:
             raise ValueError("aux_weight > 0 needs aux_targets (the auxiliary labels of the items)")
+
+    def _extra_items(self, frame: pd.DataFrame) -> pd.Index:
+        self._features = as_feature_matrix(self.item_features, "item_features")
+        return _items_without_ratings(self._features, frame)
 
     def _aux_matrix(self) -> tuple[np.ndarray, np.ndarray, list[str]]:
         """Auxiliary labels of the training items that have one: (internal item indices, labels, names)."""
@@ -174,9 +190,8 @@ class MultiTaskContentMF(Recommender):
         return have, y[pos[have]], list(aux.columns)
 
     def _fit(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> None:
-        self._check_params()
-        features = as_feature_matrix(self.item_features, "item_features")
-        rows = _extend_catalogue(self, features)
+        features = self._features
+        rows = _catalogue_rows(self, features)
         x = _unit_rows_any(features.matrix[rows])
         self._x = np.asarray(x.toarray() if hasattr(x, "toarray") else x, dtype=np.float64)
         last = pd.DataFrame({"u": u, "i": i, "r": r}).drop_duplicates(["u", "i"], keep="last")
@@ -189,8 +204,8 @@ class MultiTaskContentMF(Recommender):
 
     def _train_torch(self, torch: Any, u: np.ndarray, i: np.ndarray, r: np.ndarray, aux: Any) -> None:
         f32 = torch.float32
-        g = torch.Generator().manual_seed(self._seed)
-        n_feat, d = self._x.shape[1], self._d
+        g = torch.Generator().manual_seed(int(self.seed))
+        n_feat, d = self._x.shape[1], int(self.n_factors)
 
         def uniform(shape: tuple[int, ...], bound: float) -> Any:
             return (torch.rand(shape, generator=g, dtype=f32) * 2 - 1) * bound
@@ -200,7 +215,7 @@ class MultiTaskContentMF(Recommender):
         P = (torch.randn((self.n_users_, d), generator=g, dtype=f32) * 0.1).requires_grad_()
         bu = torch.zeros(self.n_users_, dtype=f32, requires_grad=True)
         params = [W, c, P, bu]
-        use_aux = aux is not None and self._aux_weight > 0
+        use_aux = aux is not None and float(self.aux_weight) > 0
         if use_aux:
             n_labels = aux[1].shape[1]
             A = uniform((d, n_labels), 1.0 / np.sqrt(d)).requires_grad_()
@@ -212,21 +227,21 @@ class MultiTaskContentMF(Recommender):
         U = torch.from_numpy(u.astype(np.int64))
         I = torch.from_numpy(i.astype(np.int64))
         R = torch.from_numpy((r - self.global_mean_).astype(np.float32))
-        opt = torch.optim.Adam(params, lr=self._lr)
+        opt = torch.optim.Adam(params, lr=float(self.lr))
 
         def losses() -> tuple[Any, Any, Any]:
             H = torch.tanh(X @ W + c)
             pred = bu[U] + (P[U] * H[I]).sum(dim=1)
             mse = torch.mean((pred - R) ** 2)
-            penalty = self._reg * ((P * P).sum() / self.n_users_ + (W * W).sum() / d)
+            penalty = float(self.reg) * ((P * P).sum() / self.n_users_ + (W * W).sum() / d)
             bce = torch.zeros((), dtype=f32)
             if use_aux:
                 logits = H[aux_items] @ A + e
                 bce = torch.nn.functional.binary_cross_entropy_with_logits(logits, Yaux)
-            return mse, bce, mse + self._aux_weight * bce + penalty
+            return mse, bce, mse + float(self.aux_weight) * bce + penalty
 
         curve, aux_curve = [], []
-        for _ in range(self._epochs):
+        for _ in range(int(self.n_epochs)):
             opt.zero_grad()
             mse, bce, total = losses()
             curve.append(float(mse.detach()))
@@ -239,8 +254,9 @@ class MultiTaskContentMF(Recommender):
         curve.append(float(mse))
         if use_aux:
             aux_curve.append(float(bce))
-        self.loss_curve_ = curve
-        self.aux_loss_curve_ = aux_curve
+        self.history_ = history_frame(curve, "loss")
+        if use_aux:
+            self.history_["aux_loss"] = aux_curve
         self._W = W.detach().numpy().astype(np.float64)
         self._c = c.detach().numpy().astype(np.float64)
         self.user_factors_ = P.detach().numpy().astype(np.float64)
@@ -251,20 +267,15 @@ class MultiTaskContentMF(Recommender):
 
     # ------------------------------------------------------------ scoring
     def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        est = np.full(len(u), self.global_mean_)
+        est = self.global_mean_ + lookup(self.user_bias_, u)
         known_u = u >= 0
-        est[known_u] += self.user_bias_[u[known_u]]
         both = known_u & (i >= 0)
         est[both] += np.einsum("nd,nd->n", self.user_factors_[u[both]], self.item_repr_[i[both]])
         return est
 
     def _score_users(self, u: np.ndarray) -> np.ndarray:
-        out = np.full((len(u), self.n_items_), self.global_mean_)
-        known = np.flatnonzero(u >= 0)
-        if len(known):
-            uu = u[known]
-            out[known] += self.user_bias_[uu][:, None] + self.user_factors_[uu] @ self.item_repr_.T
-        return out
+        return (self.global_mean_ + lookup(self.user_bias_, u)[:, None]
+                + lookup(self.user_factors_, u) @ self.item_repr_.T)
 
     def predict_aux(self, items: Any) -> pd.DataFrame:
         r"""The auxiliary head's probabilities :math:`\hat y_{ig}` for ``items`` (one row per item).
@@ -289,4 +300,4 @@ class MultiTaskContentMF(Recommender):
         if np.any(idx < 0):
             raise ValueError(f"{int((idx < 0).sum())} of the items are not in the model's catalogue")
         return FeatureMatrix(pd.Index(self.item_ids_[idx], name="item"), self.item_repr_[idx],
-                             [f"h{j}" for j in range(self._d)], "shared representation")
+                             [f"h{j}" for j in range(int(self.n_factors))], "shared representation")

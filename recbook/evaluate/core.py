@@ -263,7 +263,7 @@ def evaluate_topk(
     ------
     TypeError
         ``model`` is not a recbook Recommender.
-    RuntimeError
+    recbook.base.NotFittedError
         ``model`` is not fitted.
     ValueError
         Invalid frames, ``k``, ``batch_size`` or features; no relevant
