@@ -348,7 +348,7 @@ class Recommender(BaseEstimator):
     # ------------------------------------------------------------- contract
     def _predicts_ratings(self) -> bool:
         """Whether ``predict`` estimates ratings (clipped to the scale) rather than ranking scores."""
-        return bool(getattr(self, "_clip", type(self)._rating_model))  # _clip: the older spelling
+        return bool(type(self)._rating_model)
 
     def _validate_params(self) -> None:
         """Check the declared constraints, then the cross-parameter hook."""

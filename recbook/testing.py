@@ -91,8 +91,10 @@ def _fit(est: Recommender, data: Any) -> Recommender:
 def _params_snapshot(est: Recommender) -> dict[str, Any]:
     snap = {}
     for name, value in est.get_params(deep=False).items():
-        if isinstance(value, Recommender):
+        if isinstance(value, Recommender) or _holds_estimators(value):
             snap[name] = repr(value)
+        elif hasattr(value, "get_params") and hasattr(value, "fit"):
+            snap[name] = value  # compared by repr
         elif isinstance(value, (pd.DataFrame, pd.Series)):
             snap[name] = value.copy(deep=True)
         else:
@@ -103,7 +105,13 @@ def _params_snapshot(est: Recommender) -> dict[str, Any]:
     return snap
 
 
+def _holds_estimators(value: Any) -> bool:
+    return isinstance(value, (list, tuple)) and any(isinstance(v, Recommender) for v in value)
+
+
 def _same(a: Any, b: Any) -> bool:
+    if hasattr(a, "get_params") and hasattr(a, "fit"):  # a (scikit-learn) estimator: compared by its parameters
+        return type(a) is type(b) and repr(a) == repr(b)
     if isinstance(a, Mapping) and not isinstance(a, (pd.DataFrame, pd.Series)):
         return isinstance(b, Mapping) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, (pd.DataFrame, pd.Series)):
@@ -152,6 +160,10 @@ def check_get_set_params_and_clone(est: Recommender, data: Any) -> None:
         got = c.get_params(deep=False)[name]
         if isinstance(value, Recommender):
             assert got is not value and type(got) is type(value), f"clone must clone the estimator in {name}"
+        elif _holds_estimators(value):
+            assert repr(got) == repr(value) and all(
+                g is not v for g, v in zip(got, value) if isinstance(v, Recommender)
+            ), f"clone must clone the estimators in {name}"
         elif _is_side_data(value):
             assert got is value, f"clone must share the side data in {name}, not copy it"
         else:
@@ -205,8 +217,10 @@ def check_fit_returns_self_and_fitted_attributes(est: Recommender, data: Any) ->
     assert "user_ids_" in added and "train_" in added
     for name, value in before.items():
         now = est.get_params(deep=False)[name]
-        if isinstance(now, Recommender):
+        if isinstance(now, Recommender) or _holds_estimators(now):
             assert repr(now) == value, f"fit must not change the parameter {name}"
+        elif hasattr(now, "get_params") and hasattr(now, "fit"):
+            assert now is value or repr(now) == repr(value), f"fit must not change the parameter {name}"
         else:
             assert _same(now, value), f"fit must not change the parameter {name} (side data is read-only)"
 

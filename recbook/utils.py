@@ -48,23 +48,26 @@ def _is_number(value: Any) -> bool:
 
 
 def check_int(name: str, value: Any, minimum: int = 1) -> int:
-    """Return ``value`` as an ``int`` if it is an integer ``>= minimum``, else raise ``ValueError``."""
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < minimum:
-        kind = {1: "a positive integer", 0: "a non-negative integer"}.get(minimum, f"an integer >= {minimum}")
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    """Return ``value`` as an ``int`` if it is an integer ``>= minimum``.
+
+    Raises ``TypeError`` for a non-integer (a bool or a float included) and
+    ``ValueError`` for an integer below ``minimum``: the package's one policy.
+    """
+    validate_params({name: value}, {name: [Integer(min=minimum)]}, "")
     return int(value)
 
 
 def check_number(name: str, value: Any, positive: bool = False) -> float:
-    """Return ``value`` as a ``float`` if it is finite and ``> 0`` (``positive``) or ``>= 0``."""
-    if not _is_number(value) or not np.isfinite(value) or value < 0 or (positive and value == 0):
-        kind = "a finite number > 0" if positive else "a finite non-negative number"
-        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    """Return ``value`` as a ``float`` if it is finite and ``> 0`` (``positive``) or ``>= 0``.
+
+    Raises ``TypeError`` for a non-number and ``ValueError`` otherwise.
+    """
+    validate_params({name: value}, {name: [Real(min=0, min_open=positive)]}, "")
     return float(value)
 
 
 def check_seed(value: Any, name: str = "seed") -> int:
-    """Return ``value`` if it is a non-negative integer seed, else raise ``ValueError``."""
+    """Return ``value`` if it is a non-negative integer seed (``TypeError``/``ValueError`` otherwise)."""
     return check_int(name, value, minimum=0)
 
 

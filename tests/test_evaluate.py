@@ -23,7 +23,7 @@ from recbook.evaluate import (
 class TableModel(Recommender):
     """Scores read from a table {user: {item: score}}; anything else scores 0."""
 
-    _clip = False
+    _rating_model = False
 
     def __init__(self, table=None):
         self.table = table
@@ -55,7 +55,7 @@ class TableModel(Recommender):
 class RandomScores(Recommender):
     """Fixed random scores per (user, item), drawn at fit time; unknown users: item index order."""
 
-    _clip = False
+    _rating_model = False
 
     def __init__(self, seed=0):
         self.seed = seed

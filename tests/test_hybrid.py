@@ -29,6 +29,10 @@ from recbook.evaluate import get_protocol
 from recbook.split import random_split
 
 
+#: A small training frame for the bad-parameter tests: parameters are checked when fit starts.
+_TINY = pd.DataFrame({"user": [1, 1, 2, 2, 3], "item": [10, 20, 10, 30, 20], "rating": [4.0, 3.0, 5.0, 2.0, 1.0]})
+
+
 def _rmse(model, test: pd.DataFrame) -> float:
     pred = model.predict(test["user"].to_numpy(), test["item"].to_numpy())
     return float(np.sqrt(np.mean((pred - test["rating"].to_numpy()) ** 2)))
@@ -208,27 +212,27 @@ def test_weighted_does_not_touch_the_callers_models(additive):
 
 def test_weighted_bad_input():
     with pytest.raises(ValueError, match="at least 1 model"):
-        WeightedHybrid([])
+        WeightedHybrid([]).fit(_TINY)
     with pytest.raises(TypeError, match="models\\[1\\]"):
-        WeightedHybrid([UserMean(), "svd"])
-    with pytest.raises(TypeError, match="got a single UserMean"):
-        WeightedHybrid(UserMean())
+        WeightedHybrid([UserMean(), "svd"]).fit(_TINY)
+    with pytest.raises(TypeError, match="models must be a list or tuple"):
+        WeightedHybrid(UserMean()).fit(_TINY)
     with pytest.raises(TypeError, match="list or tuple"):
-        WeightedHybrid({"a": UserMean()})
+        WeightedHybrid({"a": UserMean()}).fit(_TINY)
     with pytest.raises(ValueError, match="one entry per model"):
-        WeightedHybrid([UserMean(), ItemMean()], weights=[1.0])
+        WeightedHybrid([UserMean(), ItemMean()], weights=[1.0]).fit(_TINY)
     with pytest.raises(ValueError, match="non-negative"):
-        WeightedHybrid([UserMean(), ItemMean()], weights=[1.0, -0.5])
+        WeightedHybrid([UserMean(), ItemMean()], weights=[1.0, -0.5]).fit(_TINY)
     with pytest.raises(ValueError, match="all be zero"):
-        WeightedHybrid([UserMean(), ItemMean()], weights=[0, 0])
+        WeightedHybrid([UserMean(), ItemMean()], weights=[0, 0]).fit(_TINY)
     with pytest.raises(ValueError, match="not both"):
-        WeightedHybrid([UserMean(), ItemMean()], weights=[1, 1], learn_weights=True)
-    with pytest.raises(ValueError, match="validation must name one of the protocols"):
-        WeightedHybrid([UserMean()], validation="random")
-    with pytest.raises(TypeError, match="validation must be a protocol name"):
-        WeightedHybrid([UserMean()], validation=0.1)
+        WeightedHybrid([UserMean(), ItemMean()], weights=[1, 1], learn_weights=True).fit(_TINY)
+    with pytest.raises(ValueError, match="validation must be one of 'rating', 'topk'"):
+        WeightedHybrid([UserMean()], validation="random").fit(_TINY)
+    with pytest.raises(TypeError, match="validation must be one of"):
+        WeightedHybrid([UserMean()], validation=0.1).fit(_TINY)
     with pytest.raises(ValueError, match="normalize"):
-        WeightedHybrid([UserMean()], normalize="softmax")
+        WeightedHybrid([UserMean()], normalize="softmax").fit(_TINY)
     h = WeightedHybrid([UserMean(), ItemMean()])
     h.set_params(weights=[1.0, 2.0, 3.0])  # set_params bypasses __init__: fit checks again
     with pytest.raises(ValueError, match="one entry per model"):
@@ -267,11 +271,11 @@ def test_switching_uses_fallback_exactly_for_cold_pairs(random_frame):
 
 def test_switching_bad_input():
     with pytest.raises(TypeError, match="fallback"):
-        SwitchingHybrid(UserMean(), None)
+        SwitchingHybrid(UserMean(), None).fit(_TINY)
     with pytest.raises(ValueError, match="min_user_ratings"):
-        SwitchingHybrid(UserMean(), ItemMean(), min_user_ratings=-1)
-    with pytest.raises(ValueError, match="min_item_ratings"):
-        SwitchingHybrid(UserMean(), ItemMean(), min_item_ratings=2.5)
+        SwitchingHybrid(UserMean(), ItemMean(), min_user_ratings=-1).fit(_TINY)
+    with pytest.raises(TypeError, match="min_item_ratings"):
+        SwitchingHybrid(UserMean(), ItemMean(), min_item_ratings=2.5).fit(_TINY)
 
 
 # ============================================================== mixed
@@ -301,13 +305,13 @@ def test_mixed_quotas_and_team_draft_are_deterministic(random_frame):
 
 def test_mixed_bad_input():
     with pytest.raises(ValueError, match="one positive integer per model"):
-        MixedHybrid([UserMean(), ItemMean()], k_per_model=[3])
+        MixedHybrid([UserMean(), ItemMean()], k_per_model=[3]).fit(_TINY)
     with pytest.raises(ValueError, match="k_per_model\\[0\\]"):
-        MixedHybrid([UserMean(), ItemMean()], k_per_model=[0, 3])
+        MixedHybrid([UserMean(), ItemMean()], k_per_model=[0, 3]).fit(_TINY)
     with pytest.raises(ValueError, match="round_robin"):
-        MixedHybrid([UserMean(), ItemMean()], k_per_model=[1, 1], method="team_draft")
+        MixedHybrid([UserMean(), ItemMean()], k_per_model=[1, 1], method="team_draft").fit(_TINY)
     with pytest.raises(ValueError, match="depth"):
-        MixedHybrid([UserMean()], depth=0)
+        MixedHybrid([UserMean()], depth=0).fit(_TINY)
 
 
 # ============================================================ cascade
@@ -325,10 +329,10 @@ def test_cascade_returns_only_first_stage_candidates_reranked(random_frame):
         assert np.all(np.diff(s) <= 1e-12)
     # the second stage changes the order of the first
     assert not recs["item"].equals(pop.recommend(users, k=10)["item"])
+    # a list holds at most n_candidates items: the first stage supplies no more
+    assert (h.recommend(users, k=20).groupby("user").size() == 15).all()
     with pytest.raises(ValueError, match="n_candidates"):
-        h.recommend(users, k=20)
-    with pytest.raises(ValueError, match="n_candidates"):
-        CascadeHybrid(Popularity(), BaselineOnly(), n_candidates=0)
+        CascadeHybrid(Popularity(), BaselineOnly(), n_candidates=0).fit(random_frame)
 
 
 def test_cascade_predict_falls_back_to_first_for_items_the_second_does_not_know(genre_world):
@@ -363,9 +367,9 @@ def test_stacking_meta_features_custom_learner_and_determinism(additive):
     np.testing.assert_array_equal(h1.predict(test["user"], test["item"]), h2.predict(test["user"], test["item"]))
     assert h1.recommend(k=5).equals(h2.recommend(k=5))
     with pytest.raises(ValueError, match="n_folds"):
-        StackingHybrid([UserMean()], n_folds=1)
+        StackingHybrid([UserMean()], n_folds=1).fit(train)
     with pytest.raises(TypeError, match="meta_learner"):
-        StackingHybrid([UserMean()], meta_learner="ridge")
+        StackingHybrid([UserMean()], meta_learner="ridge").fit(train)
 
 
 # ================================================ feature combination
@@ -399,16 +403,16 @@ def test_feature_combination_augmentation_and_user_features(genre_world):
 
 def test_feature_combination_bad_input():
     with pytest.raises(TypeError, match="item_features"):
-        FeatureCombination(item_features=np.ones((3, 2)))
+        FeatureCombination(item_features=np.ones((3, 2))).fit(_TINY)
     bad = pd.DataFrame({"a": [1.0, -1.0]}, index=[1, 2])
     with pytest.raises(ValueError, match="non-negative"):
-        FeatureCombination(item_features=bad)
+        FeatureCombination(item_features=bad).fit(_TINY)
     with pytest.raises(ValueError, match="NaN"):
-        FeatureCombination(item_features=pd.DataFrame({"a": [1.0, np.nan]}))
+        FeatureCombination(item_features=pd.DataFrame({"a": [1.0, np.nan]})).fit(_TINY)
     with pytest.raises(ValueError, match="shrinkage"):
-        FeatureCombination(shrinkage=-1)
+        FeatureCombination(shrinkage=-1).fit(_TINY)
     with pytest.raises(TypeError, match="learner"):
-        FeatureCombination(learner=3)
+        FeatureCombination(learner=3).fit(_TINY)
 
 
 # =========================================================== adaptive
@@ -451,7 +455,7 @@ def test_adaptive_gate_gradient_is_exact():
     """The analytic gradient of the gate's loss agrees with finite differences."""
     from scipy.optimize import approx_fprime
 
-    from recbook.hybrid import _gate_objective
+    from recbook.hybrid.adaptive import _gate_objective
 
     rng = np.random.default_rng(1)
     P, y = rng.normal(3, 1, (50, 3)), rng.normal(3, 1, 50)
@@ -475,18 +479,18 @@ def test_adaptive_cold_item_validation_holds_out_whole_items(user_world):
 
 
 def test_adaptive_bad_input():
-    with pytest.raises(ValueError, match="validation must name one of the protocols"):
-        AdaptiveHybrid([UserMean(), ItemMean()], validation="sequential")
+    with pytest.raises(ValueError, match="validation must be one of"):
+        AdaptiveHybrid([UserMean(), ItemMean()], validation="sequential").fit(_TINY)
     with pytest.raises(ValueError, match="cold_item_fraction"):
-        AdaptiveHybrid([UserMean(), ItemMean()], cold_item_fraction=1.0)
+        AdaptiveHybrid([UserMean(), ItemMean()], cold_item_fraction=1.0).fit(_TINY)
     with pytest.raises(ValueError, match="at least 2"):
-        AdaptiveHybrid([UserMean()])
+        AdaptiveHybrid([UserMean()]).fit(_TINY)
     with pytest.raises(ValueError, match="context"):
-        AdaptiveHybrid([UserMean(), ItemMean()], context=("user_age",))
+        AdaptiveHybrid([UserMean(), ItemMean()], context=("user_age",)).fit(_TINY)
     with pytest.raises(ValueError, match="context"):
-        AdaptiveHybrid([UserMean(), ItemMean()], context=())
+        AdaptiveHybrid([UserMean(), ItemMean()], context=()).fit(_TINY)
     with pytest.raises(ValueError, match="l2"):
-        AdaptiveHybrid([UserMean(), ItemMean()], l2=-1.0)
+        AdaptiveHybrid([UserMean(), ItemMean()], l2=-1.0).fit(_TINY)
 
 
 # ============================================================ shared
@@ -659,15 +663,15 @@ def test_mmr_reranker_prefit_uses_the_fitted_model(genre_world):
     with pytest.raises(ValueError, match="prefit=True needs a fitted model"):
         MMRReranker(Popularity(), feats, prefit=True).fit(frame)
     with pytest.raises(ValueError, match="relevance_weight"):
-        MMRReranker(Popularity(), feats, relevance_weight=-0.1)
+        MMRReranker(Popularity(), feats, relevance_weight=-0.1).fit(frame)
     with pytest.raises(ValueError, match="n_candidates"):
-        MMRReranker(Popularity(), feats, n_candidates=0)
+        MMRReranker(Popularity(), feats, n_candidates=0).fit(frame)
     with pytest.raises(TypeError, match="model"):
-        MMRReranker("popularity", feats)
+        MMRReranker("popularity", feats).fit(frame)
     with pytest.raises(TypeError, match="item_features"):
-        MMRReranker(Popularity(), [1, 2, 3])
+        MMRReranker(Popularity(), [1, 2, 3]).fit(frame)
     with pytest.raises(TypeError, match="prefit"):
-        MMRReranker(Popularity(), feats, prefit="yes")
+        MMRReranker(Popularity(), feats, prefit="yes").fit(frame)
 
 
 # ======================================================= explanations

@@ -112,8 +112,11 @@ def test_inputs_of_any_iterable_type():
 def test_ranking_errors(fn):
     with pytest.raises(ValueError, match="relevant is empty"):
         fn([1, 2], set(), 2)
-    for bad_k in (0, -1, 1.5, True, "3"):
+    for bad_k in (0, -1):
         with pytest.raises(ValueError, match="k must be a positive integer"):
+            fn([1, 2], {1}, bad_k)
+    for bad_k in (1.5, True, "3"):  # a wrong type is a TypeError
+        with pytest.raises(TypeError, match="k must be a positive integer"):
             fn([1, 2], {1}, bad_k)
     with pytest.raises(ValueError, match="more than once"):
         fn([1, 2, 1], {1}, 3)

@@ -29,9 +29,9 @@ def test_seed_everything_seeds_torch_when_imported():
     assert torch.equal(a, torch.rand(3))
 
 
-@pytest.mark.parametrize("bad", [-1, 1.5, "0", True, None])
-def test_seed_everything_rejects_bad_seed(bad):
-    with pytest.raises(ValueError, match="seed"):
+@pytest.mark.parametrize("bad, error", [(-1, ValueError), (1.5, TypeError), ("0", TypeError), (True, TypeError), (None, TypeError)])
+def test_seed_everything_rejects_bad_seed(bad, error):
+    with pytest.raises(error, match="seed"):
         utils.seed_everything(bad)
 
 
@@ -42,15 +42,19 @@ def test_check_helpers():
         utils.check_int("k", 0)
     with pytest.raises(ValueError, match="n_folds must be an integer >= 2"):
         utils.check_int("n_folds", 1, minimum=2)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(TypeError, match="positive integer"):
         utils.check_int("k", True)
+    with pytest.raises(TypeError, match="positive integer"):
+        utils.check_int("k", 2.0)
     assert utils.check_number("reg", 0) == 0.0
     with pytest.raises(ValueError, match="lr must be a finite number > 0"):
         utils.check_number("lr", 0.0, positive=True)
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match=">= 0"):
         utils.check_number("reg", float("nan"))
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match=">= 0"):
         utils.check_number("reg", -1)
+    with pytest.raises(TypeError, match="reg"):
+        utils.check_number("reg", "1")
     assert utils.check_fraction("test_size", 0.25) == 0.25
     with pytest.raises(TypeError):
         utils.check_fraction("test_size", "0.2")

@@ -246,7 +246,7 @@ class KNN(SurpriseNames, Recommender):
         baseline = None
         if sim_name == "pearson_baseline":
             baseline = (mu, *((self.user_bias_, self.item_bias_) if ub else (self.item_bias_, self.user_bias_)))
-        self.sim_ = _similarity_matrix(mat, sim_name, int(self.min_support), float(self.shrinkage), baseline)
+        self.sim_ = self._neighbour_similarity(mat, baseline, u, i, r)
 
         # per-entity mean and population std (two passes, so a constant row has std exactly 0)
         count = np.bincount(x, minlength=n_x).astype(np.float64)
@@ -271,6 +271,12 @@ class KNN(SurpriseNames, Recommender):
             bx, by = (self.user_bias_, self.item_bias_) if ub else (self.item_bias_, self.user_bias_)
             val = cr - ((mu + bx[cx]) + by[cy])
         self._val = np.ascontiguousarray(val, dtype=np.float64)
+
+    def _neighbour_similarity(
+        self, mat: sp.csr_matrix, baseline: Any, u: np.ndarray, i: np.ndarray, r: np.ndarray
+    ) -> np.ndarray:
+        """The ``(n, n)`` similarity of the rows of ``mat`` (users or items); a subclass may replace it."""
+        return _similarity_matrix(mat, self.sim, int(self.min_support), float(self.shrinkage), baseline)
 
     # ---------------------------------------------------------- kernels
     def _aggregate(self, xs: np.ndarray | None, y: int) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recbook.base import Recommender, top_k
-from recbook.content.features import FeatureMatrix, as_feature_matrix
+from recbook.content.features import as_feature_matrix
 from recbook.utils import InstanceOf, Integer, check_int, check_number
 
 __all__ = ["item_keywords", "KeywordRecommender"]

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from recbook.base import Recommender, _as_1d, check_interactions, check_k, select_top, top_k
+from recbook.base import Recommender, select_top
 from recbook.content.features import FeatureMatrix, _unit_rows_any, as_feature_matrix
 from recbook.content.similarity import METRICS, _between, _prepare, _profile_weights
 from recbook.evaluate.core import evaluate_new_items  # noqa: F401  (re-exported: chapter 4's protocol)

@@ -63,7 +63,7 @@ __all__ = ["Protocol", "PROTOCOLS", "Tuned", "get_protocol", "is_rating_model"]
 
 def is_rating_model(model: Recommender) -> bool:
     """Whether ``model.predict`` estimates ratings (clipped to the scale) rather than ranking scores."""
-    return bool(getattr(model, "_clip", True))
+    return bool(model._predicts_ratings())
 
 
 def _splitter(task: str) -> Callable[[pd.DataFrame, int], tuple[pd.DataFrame, pd.DataFrame]]:
