@@ -336,8 +336,10 @@ def model_size(obj: Any) -> dict[str, int]:
     """Number of parameters and bytes held by a model.
 
     Works for a ``torch.nn.Module`` (parameters and buffers), a NumPy array,
-    a ``scipy.sparse`` matrix, or a recbook estimator (every fitted NumPy array
-    attribute whose name ends with ``_``).
+    a ``scipy.sparse`` matrix, or a recbook estimator: every fitted NumPy array
+    attribute whose name ends with ``_`` (and the arrays of a dict attribute
+    such as a torch model's ``state_dict_``), except the id maps and the
+    training history, which are not parameters.
 
     Returns
     -------
@@ -363,10 +365,13 @@ def model_size(obj: Any) -> dict[str, int]:
     if hasattr(obj, "__dict__"):
         params = nbytes = 0
         for name, value in vars(obj).items():
-            if name.endswith("_") and not name.startswith("_") and isinstance(value, np.ndarray):
-                if value.dtype.kind in "fiu" and name not in ("user_ids_", "item_ids_"):
-                    params += value.size
-                    nbytes += value.nbytes
+            if not name.endswith("_") or name.startswith("_") or name in ("user_ids_", "item_ids_", "history_"):
+                continue
+            arrays = list(value.values()) if isinstance(value, dict) else [value]  # a state_dict_ counts too
+            for arr in arrays:
+                if isinstance(arr, np.ndarray) and arr.dtype.kind in "fiu":
+                    params += arr.size
+                    nbytes += arr.nbytes
         return {"params": int(params), "bytes": int(nbytes)}
     raise TypeError(f"model_size does not know how to measure an object of type {type(obj).__name__}")
 

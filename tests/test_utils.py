@@ -156,3 +156,19 @@ def test_star_import_and_every_listed_module_exists():
     namespace: dict = {}
     exec("from recbook import *", namespace)
     assert "evaluate" in namespace and "cf" in namespace
+
+
+def test_model_size_counts_parameters_not_history(tiny):
+    from recbook.cf import BiasedMF
+
+    m = BiasedMF(n_factors=3, n_epochs=2).fit(tiny)
+    size = utils.model_size(m)
+    expected = m.user_bias_.size + m.item_bias_.size + m.user_factors_.size + m.item_factors_.size
+    assert size["params"] == expected  # history_ (a DataFrame) and the id maps are not parameters
+    torch = pytest.importorskip("torch")
+    from recbook.models import TorchBPR
+
+    t = TorchBPR(n_factors=4, n_epochs=1).fit(tiny)
+    n = sum(v.size for v in t.state_dict_.values()) + t.fallback_scores_.size
+    assert utils.model_size(t)["params"] == n
+    assert torch.is_tensor(torch.as_tensor(t.state_dict_["user.weight"]))

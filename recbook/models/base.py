@@ -238,7 +238,7 @@ class TorchRecommender(Recommender):
                 "indices": torch.as_tensor(train.indices.astype(np.int64)),
                 "data": torch.as_tensor(train.data.astype(np.float64)),
             },
-            "history": {c: torch.as_tensor(self.history_[c].to_numpy()) for c in self.history_.columns},
+            "history": {c: torch.tensor(self.history_[c].to_numpy().copy()) for c in self.history_.columns},
         }
         path = Path(path)
         torch.save(payload, path)
