@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover - only before baselines exists
     class Popularity(Recommender):  # type: ignore[no-redef]
         """Score = number of training interactions of the item."""
 
-        _clip = False
+        _rating_model = False
 
         def _fit(self, u, i, r):
             self.item_count_ = np.bincount(i, minlength=self.n_items_).astype(float)
