@@ -32,6 +32,7 @@ __all__ = [
     "check_random_state",
     "show_source",
     "history_frame",
+    "glue_number",
 ]
 
 
@@ -424,3 +425,34 @@ def history_frame(values: Any, name: str = "loss") -> "Any":
 
     values = np.asarray(values, dtype=np.float64).ravel()
     return pd.DataFrame({"epoch": np.arange(1, len(values) + 1), name: values})
+
+
+def glue_number(key: str, value: Any, decimals: int = 4) -> str:
+    """Glue a computed number into a notebook's text, rounded as the tables print it.
+
+    The notebook writes ``glue_number("s34_ease_ndcg", ndcg)`` and its prose
+    ``{glue:text}`s34_ease_ndcg```: the website shows the value the code
+    computed, so the text cannot drift from the outputs. The value is glued as
+    text with ``decimals`` decimals (``"0.4450"``, trailing zeros kept; a role
+    may still reformat it, ``{glue:text}`key:.2f```), never as a raw float
+    whose last digits could differ between machines. Outside a notebook
+    (without myst-nb) nothing is glued.
+
+    Returns
+    -------
+    str
+        The glued text.
+    """
+    decimals = check_int("decimals", decimals, minimum=0)
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"glue_number: {key} is {number!r}; only finite numbers can be glued")
+    text = f"{number:.{decimals}f}"
+    if float(text) == 0.0:
+        text = f"{0.0:.{decimals}f}"  # never "-0.0000"
+    try:
+        from myst_nb import glue
+    except ImportError:  # pragma: no cover - myst-nb comes with the book extra
+        return text
+    glue(key, text, display=False)
+    return text

@@ -172,3 +172,12 @@ def test_model_size_counts_parameters_not_history(tiny):
     n = sum(v.size for v in t.state_dict_.values()) + t.fallback_scores_.size
     assert utils.model_size(t)["params"] == n
     assert torch.is_tensor(torch.as_tensor(t.state_dict_["user.weight"]))
+
+
+def test_glue_number_formats_like_the_tables():
+    assert utils.glue_number("k1", 0.48174) == "0.4817"
+    assert utils.glue_number("k2", np.float64(0.45), 4) == "0.4500"
+    assert utils.glue_number("k3", -0.00001, 3) == "0.000"
+    assert utils.glue_number("k4", 12.0, 0) == "12"
+    with pytest.raises(ValueError, match="finite"):
+        utils.glue_number("k5", float("nan"))
