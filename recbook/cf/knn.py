@@ -21,16 +21,16 @@ broken in favour of the earlier candidate, as ``heapq.nlargest`` does),
     \frac{\sum_{v \in N_i^k(u),\ \mathrm{sim}(u,v) > 0} \mathrm{sim}(u, v)\, z_{vi}}
          {\sum_{v \in N_i^k(u),\ \mathrm{sim}(u,v) > 0} \mathrm{sim}(u, v)}
 
-=============  =====================  ============  ==================================
-rule           :math:`\beta_{ui}`     :math:`\sigma_u`  :math:`z_{vi}`
-=============  =====================  ============  ==================================
-basic          0                      1             :math:`r_{vi}`
-with_means     :math:`\mu_u`          1             :math:`r_{vi} - \mu_v`
-with_zscore    :math:`\mu_u`          :math:`\sigma_u`  :math:`(r_{vi} - \mu_v)/\sigma_v`
-baseline       :math:`b_{ui}`         1             :math:`r_{vi} - b_{vi}`
-=============  =====================  ============  ==================================
+=============  =====================  ==================  ======================================
+rule           :math:`\beta_{ui}`     :math:`\sigma_u`    :math:`z_{vi}`
+=============  =====================  ==================  ======================================
+basic          0                      1                   :math:`r_{vi}`
+with_means     :math:`\bar r_u`       1                   :math:`r_{vi} - \bar r_v`
+with_zscore    :math:`\bar r_u`       :math:`\sigma_u`    :math:`(r_{vi} - \bar r_v)/\sigma_v`
+baseline       :math:`b_{ui}`         1                   :math:`r_{vi} - b_{vi}`
+=============  =====================  ==================  ======================================
 
-with :math:`\mu_u`, :math:`\sigma_u` the mean and population standard
+with :math:`\bar r_u`, :math:`\sigma_u` the mean and population standard
 deviation of the user's ratings (a user with :math:`\sigma_u = 0` uses the
 standard deviation of all ratings) and :math:`b_{ui} = \mu + b_u + b_i` the
 baseline of :class:`recbook.baselines.BaselineOnly`.

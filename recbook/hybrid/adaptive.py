@@ -53,8 +53,8 @@ class AdaptiveHybrid(_Hybrid):
 
     .. math::
 
-        w_m(\mathbf z) = \frac{\exp(\alpha_m + \boldsymbol\beta_m^\top \mathbf z)}
-                              {\sum_{m'} \exp(\alpha_{m'} + \boldsymbol\beta_{m'}^\top \mathbf z)},
+        w_m(\mathbf z) = \frac{\exp(\kappa_m + \boldsymbol\theta_m^\top \mathbf z)}
+                              {\sum_{m'} \exp(\kappa_{m'} + \boldsymbol\theta_{m'}^\top \mathbf z)},
         \qquad
         \hat r_{ui} = \sum_m w_m(\mathbf z_{ui})\, \hat r^{(m)}_{ui}.
 
@@ -105,7 +105,7 @@ class AdaptiveHybrid(_Hybrid):
     ----------
     models_ : list of Recommender
     gate_coef_ : numpy.ndarray, shape (n_models, 1 + len(context))
-        :math:`[\alpha_m, \boldsymbol\beta_m]` per component.
+        :math:`[\kappa_m, \boldsymbol\theta_m]` per component.
     validation_rmse_ : dict
         Validation RMSE of each component, of their equal-weight mix and of the gated mix.
     """

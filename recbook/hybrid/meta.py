@@ -29,8 +29,8 @@ class MetaLevelHybrid(KNN):
     .. math::
 
         \mathrm{sim}(u, v) = \cos(\boldsymbol\pi_u, \boldsymbol\pi_v), \qquad
-        \hat r_{ui} = \mu_u + \frac{\sum_{v \in N_i^k(u),\ \mathrm{sim}>0}
-        \mathrm{sim}(u, v)\,(r_{vi} - \mu_v)}{\sum_{v \in N_i^k(u),\ \mathrm{sim}>0} \mathrm{sim}(u, v)}
+        \hat r_{ui} = \bar r_u + \frac{\sum_{v \in N_i^k(u),\ \mathrm{sim}>0}
+        \mathrm{sim}(u, v)\,(r_{vi} - \bar r_v)}{\sum_{v \in N_i^k(u),\ \mathrm{sim}>0} \mathrm{sim}(u, v)}
         \quad (\texttt{rule="with\\_means"}).
 
     Two users can be neighbours without a single co-rated item, as long as
