@@ -182,6 +182,20 @@ def kfold(
     return folds
 
 
+def _draw_ids(ratings: pd.DataFrame, column: str, fraction: float, rng: np.random.Generator) -> np.ndarray:
+    """Rows whose ``column`` id is among ``round(fraction * n_ids)`` drawn ids.
+
+    At least one id and at most all but one are drawn without replacement from
+    the distinct ids in order of first appearance.
+    """
+    ids = pd.unique(ratings[column])
+    if len(ids) < 2:
+        raise ValueError(f"ratings has {len(ids)} distinct {column}(s): need at least 2 to hold some out")
+    n_cold = min(max(1, int(round(fraction * len(ids)))), len(ids) - 1)
+    cold = ids[rng.choice(len(ids), size=n_cold, replace=False)]
+    return ratings[column].isin(cold).to_numpy()
+
+
 def cold_item_split(
     ratings: pd.DataFrame, item_fraction: float = 0.15, seed: int = 0
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
@@ -201,12 +215,7 @@ def cold_item_split(
     _check_frame(ratings)
     item_fraction = check_fraction("item_fraction", item_fraction)
     rng = np.random.default_rng(check_seed(seed))
-    items = pd.unique(ratings["item"])
-    if len(items) < 2:
-        raise ValueError(f"ratings has {len(items)} distinct item(s): need at least 2 to hold some out")
-    n_cold = min(max(1, int(round(item_fraction * len(items)))), len(items) - 1)
-    cold = items[rng.choice(len(items), size=n_cold, replace=False)]
-    mask = ratings["item"].isin(cold).to_numpy()
+    mask = _draw_ids(ratings, "item", item_fraction, rng)
     return ratings.iloc[~mask].copy(), ratings.iloc[mask].copy()
 
 
@@ -233,12 +242,7 @@ def cold_user_split(
     user_fraction = check_fraction("user_fraction", user_fraction)
     n_given = check_int("n_given", n_given, minimum=0)
     rng = np.random.default_rng(check_seed(seed))
-    users = pd.unique(ratings["user"])
-    if len(users) < 2:
-        raise ValueError(f"ratings has {len(users)} distinct user(s): need at least 2 to hold some out")
-    n_cold = min(max(1, int(round(user_fraction * len(users)))), len(users) - 1)
-    cold = users[rng.choice(len(users), size=n_cold, replace=False)]
-    is_cold = ratings["user"].isin(cold).to_numpy()
+    is_cold = _draw_ids(ratings, "user", user_fraction, rng)
     pos = np.flatnonzero(is_cold)
     codes, _ = pd.factorize(ratings["user"].to_numpy()[pos], sort=False)
     order = np.lexsort((rng.random(len(pos)), codes))  # a random order within each cold user

@@ -10,8 +10,7 @@ Submodules load on first use, so importing :mod:`recbook.cf` is cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from recbook._lazy import lazy_exports
 
 _WHERE = {
     "similarity": "recbook.cf.similarity",
@@ -27,11 +26,4 @@ _WHERE = {
     "EASE": "recbook.cf.implicit",
 }
 
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        module = importlib.import_module(_WHERE[name])
-        return module if name == "similarity" else getattr(module, name)
-    raise AttributeError(f"module 'recbook.cf' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_exports("recbook.cf", _WHERE)

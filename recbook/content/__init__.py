@@ -35,8 +35,7 @@ sentence-transformers until an embedding or a learned fusion is asked for.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from recbook._lazy import lazy_exports
 
 _WHERE = {
     "features": "recbook.content.features",
@@ -86,15 +85,4 @@ _WHERE = {
     "MultiTaskContentMF": "recbook.content.multitask",
 }
 
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        module = importlib.import_module(_WHERE[name])
-        return module if _WHERE[name].endswith("." + name) else getattr(module, name)
-    raise AttributeError(f"module 'recbook.content' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return __all__
+__all__, __getattr__, __dir__ = lazy_exports("recbook.content", _WHERE)

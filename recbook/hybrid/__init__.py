@@ -73,8 +73,7 @@ and User-Adapted Interaction 12(4), 2002.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from recbook._lazy import lazy_exports
 
 _WHERE = {
     "normalize_scores": "recbook.hybrid.scores",
@@ -94,16 +93,4 @@ _WHERE = {
 _MODULES = ("scores", "weighted", "switching", "mixed", "features", "cascade", "stacking", "adaptive", "meta",
             "diversity", "explain")
 
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        return getattr(importlib.import_module(_WHERE[name]), name)
-    if name in _MODULES:
-        return importlib.import_module(f"recbook.hybrid.{name}")
-    raise AttributeError(f"module 'recbook.hybrid' has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(__all__) | set(_MODULES))
+__all__, __getattr__, __dir__ = lazy_exports("recbook.hybrid", _WHERE, _MODULES)

@@ -15,8 +15,7 @@ cheap; ``import recbook.models.base`` imports torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from recbook._lazy import lazy_exports
 
 _WHERE = {
     "base": "recbook.models.base",
@@ -25,11 +24,4 @@ _WHERE = {
     "TorchBPR": "recbook.models.bpr",
 }
 
-__all__ = sorted(_WHERE)
-
-
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        module = importlib.import_module(_WHERE[name])
-        return module if _WHERE[name].endswith("." + name) else getattr(module, name)
-    raise AttributeError(f"module 'recbook.models' has no attribute {name!r}")
+__all__, __getattr__, __dir__ = lazy_exports("recbook.models", _WHERE)
