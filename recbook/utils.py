@@ -33,6 +33,7 @@ __all__ = [
     "show_source",
     "history_frame",
     "glue_number",
+    "format_glued",
 ]
 
 
@@ -427,7 +428,7 @@ def history_frame(values: Any, name: str = "loss") -> "Any":
     return pd.DataFrame({"epoch": np.arange(1, len(values) + 1), name: values})
 
 
-def glue_number(key: str, value: Any, decimals: int = 4) -> str:
+def glue_number(key: str, value: Any, decimals: int = 4) -> None:
     """Glue a computed number into a notebook's text, rounded as the tables print it.
 
     The notebook writes ``glue_number("s34_ease_ndcg", ndcg)`` and its prose
@@ -435,14 +436,20 @@ def glue_number(key: str, value: Any, decimals: int = 4) -> str:
     computed, so the text cannot drift from the outputs. The value is glued as
     text with ``decimals`` decimals (``"0.4450"``, trailing zeros kept; a role
     may still reformat it, ``{glue:text}`key:.2f```), never as a raw float
-    whose last digits could differ between machines. Outside a notebook
-    (without myst-nb) nothing is glued.
-
-    Returns
-    -------
-    str
-        The glued text.
+    whose last digits could differ between machines. It returns nothing, so a
+    cell that ends with it shows no stray output. Outside a notebook (without
+    myst-nb) nothing is glued.
     """
+    text = format_glued(value, decimals, key)
+    try:
+        from myst_nb import glue
+    except ImportError:  # pragma: no cover - myst-nb comes with the book extra
+        return
+    glue(key, text, display=False)
+
+
+def format_glued(value: Any, decimals: int = 4, key: str = "value") -> str:
+    """The text :func:`glue_number` glues: ``value`` with ``decimals`` decimals, never ``-0.0``."""
     decimals = check_int("decimals", decimals, minimum=0)
     number = float(value)
     if not np.isfinite(number):
@@ -450,9 +457,4 @@ def glue_number(key: str, value: Any, decimals: int = 4) -> str:
     text = f"{number:.{decimals}f}"
     if float(text) == 0.0:
         text = f"{0.0:.{decimals}f}"  # never "-0.0000"
-    try:
-        from myst_nb import glue
-    except ImportError:  # pragma: no cover - myst-nb comes with the book extra
-        return text
-    glue(key, text, display=False)
     return text

@@ -174,10 +174,17 @@ def test_model_size_counts_parameters_not_history(tiny):
     assert torch.is_tensor(torch.as_tensor(t.state_dict_["user.weight"]))
 
 
-def test_glue_number_formats_like_the_tables():
-    assert utils.glue_number("k1", 0.48174) == "0.4817"
-    assert utils.glue_number("k2", np.float64(0.45), 4) == "0.4500"
-    assert utils.glue_number("k3", -0.00001, 3) == "0.000"
-    assert utils.glue_number("k4", 12.0, 0) == "12"
+def test_glue_number_glues_text_formatted_like_the_tables(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display=True: glued.update({key: (value, display)}))
+    assert utils.glue_number("k1", 0.48174) is None  # nothing returned: no stray cell output
+    utils.glue_number("k2", np.float64(0.45), 4)
+    utils.glue_number("k3", -0.00001, 3)
+    utils.glue_number("k4", 12.0, 0)
+    assert glued == {"k1": ("0.4817", False), "k2": ("0.4500", False), "k3": ("0.000", False), "k4": ("12", False)}
+    assert utils.format_glued(2.0 / 3, 2) == "0.67"
     with pytest.raises(ValueError, match="finite"):
         utils.glue_number("k5", float("nan"))
+    assert "k5" not in glued
