@@ -27,6 +27,7 @@ _SUBMODULES = {
     "content",
     "hybrid",
     "models",
+    "distill",
 }
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]
