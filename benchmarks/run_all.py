@@ -27,7 +27,10 @@ OTHERS = [
     "bench_mf_vs_surprise.py",
     "bench_content.py",
     "repro_switches.py",
+    "ddp_train.py",
 ]
+#: Scripts started under torchrun (two processes) instead of plain python.
+TORCHRUN = {"ddp_train.py"}
 
 
 def main() -> int:
@@ -37,7 +40,9 @@ def main() -> int:
     for script in scripts:
         t0 = time.perf_counter()
         print(f"=== {script}", flush=True)
-        rc = subprocess.call([sys.executable, str(HERE / script)], cwd=HERE.parent)
+        launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+        command = (launcher if script in TORCHRUN else [sys.executable]) + [str(HERE / script)]
+        rc = subprocess.call(command, cwd=HERE.parent)
         print(f"=== {script}: {time.perf_counter() - t0:.0f} s (exit {rc})", flush=True)
         if rc:
             failed.append(script)

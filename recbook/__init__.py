@@ -26,6 +26,7 @@ _SUBMODULES = {
     "cf",
     "content",
     "hybrid",
+    "train",
     "models",
     "distill",
 }

@@ -18,6 +18,9 @@ this class adds is the torch plumbing, once:
 * **Checkpoints** with ``torch.save`` (:meth:`TorchRecommender.save`), loaded
   with ``torch.load(path, weights_only=True)`` (:meth:`TorchRecommender.load`),
   which refuses to unpickle arbitrary objects.
+* **One loop**: training runs through :func:`recbook.train.train_module`,
+  which also trains with ``DistributedDataParallel`` when the process was
+  started under ``torchrun`` (:func:`recbook.train.init_distributed`).
 * ``history_``: one row per epoch (``epoch``, ``loss``).
 
 A subclass implements three torch hooks (and declares its hyper-parameters):
@@ -50,6 +53,7 @@ import scipy.sparse as sp
 import torch
 
 from recbook.base import Recommender
+from recbook.train import train_module
 from recbook.utils import Boolean, Integer, Options, Real
 
 __all__ = ["TorchRecommender"]
@@ -131,34 +135,23 @@ class TorchRecommender(Recommender):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
             module = self._build().to(device)
-        generator = torch.Generator(device="cpu").manual_seed(int(self.seed))
         data = {
             "u": torch.tensor(np.asarray(u), dtype=torch.long),
             "i": torch.tensor(np.asarray(i), dtype=torch.long),
             "r": torch.tensor(np.asarray(r), dtype=torch.float32),
         }
-        optimizer = self._make_optimizer(module)
-        rows = []
-        epochs = range(1, int(self.n_epochs) + 1)
-        if self.show_progress:
-            from tqdm.auto import tqdm
-
-            epochs = tqdm(epochs, desc=type(self).__name__, unit="epoch")
-        module.train()
-        for epoch in epochs:
-            order = torch.randperm(len(u), generator=generator)
-            total, seen = 0.0, 0
-            for idx in order.split(int(self.batch_size)):
-                batch = {k: v[idx].to(device) for k, v in data.items()}
-                loss = self._loss(module, batch, generator)
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += float(loss.detach()) * len(idx)
-                seen += len(idx)
-            rows.append({"epoch": epoch, "loss": total / seen})
-        module.eval()
-        self.history_ = pd.DataFrame(rows)
+        result = train_module(
+            module,
+            self._loss,
+            data,
+            n_epochs=int(self.n_epochs),
+            batch_size=int(self.batch_size),
+            optimizer=self._make_optimizer(module),
+            seed=int(self.seed),
+            show_progress=bool(self.show_progress),
+            desc=type(self).__name__,
+        )
+        self.history_ = result.history
         self.state_dict_ = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
         self._module = module
         self.fallback_scores_ = np.asarray(self._fallback_scores(), dtype=np.float64)
