@@ -1,4 +1,4 @@
-"""Shared plumbing: seeding, device choice, timing and model size.
+"""Shared plumbing: seeding, device choice, timing, model size and scoring speed.
 
 Nothing here imports torch at module level; the helpers that need it import it
 when called, so that ``import recbook`` stays cheap.
@@ -29,6 +29,8 @@ __all__ = [
     "get_device",
     "Timer",
     "model_size",
+    "saved_size",
+    "scoring_speed",
     "check_random_state",
     "show_source",
     "history_frame",
@@ -376,6 +378,65 @@ def model_size(obj: Any) -> dict[str, int]:
                     nbytes += arr.nbytes
         return {"params": int(params), "bytes": int(nbytes)}
     raise TypeError(f"model_size does not know how to measure an object of type {type(obj).__name__}")
+
+
+def saved_size(model: Any) -> int:
+    """Bytes of ``model`` as it would be stored: the length of its pickle (protocol 5).
+
+    For a fitted recbook estimator this is the deployable artefact: the
+    parameters plus the id maps and the training matrix used to exclude seen
+    items (a torch model pickles its ``state_dict_`` as NumPy arrays, not its
+    module). :func:`model_size` counts the parameters alone.
+    """
+    import pickle
+
+    return len(pickle.dumps(model, protocol=5))
+
+
+def scoring_speed(
+    model: Any, users: Any, k: int = 10, batch_size: int = 256, repeats: int = 5, warmup: int = 1
+) -> dict[str, float]:
+    """Latency per user and throughput of ``model.recommend``, medians of ``repeats`` runs.
+
+    * **latency**: the time to recommend ``k`` items to *one* user (a request
+      of batch size 1), the median over ``repeats`` passes over the first 20
+      of ``users``;
+    * **throughput**: users per second when the same ``users`` are scored
+      ``batch_size`` at a time (an offline batch job), the median over
+      ``repeats`` passes.
+
+    Every run uses the same users, so two models are compared on the same
+    work; ``warmup`` untimed runs come first (caches, lazy module builds,
+    numba compilation).
+
+    Returns
+    -------
+    dict
+        ``{"latency_ms": ..., "throughput_users_per_s": ..., "n_users": ...}``.
+    """
+    users = np.asarray(users)
+    if users.ndim != 1 or len(users) == 0:
+        raise ValueError(f"users must be a non-empty 1-D array of user ids, got shape {users.shape}")
+    repeats = check_int("repeats", repeats)
+    warmup = check_int("warmup", warmup, minimum=0)
+    single = users[:20]
+    for _ in range(warmup):
+        model.recommend(single[:1], k=k)
+        model.recommend(users, k=k, batch_size=batch_size)
+    latencies, rates = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        for user in single:
+            model.recommend([user], k=k)
+        latencies.append((time.perf_counter() - start) / len(single))
+        start = time.perf_counter()
+        model.recommend(users, k=k, batch_size=batch_size)
+        rates.append(len(users) / (time.perf_counter() - start))
+    return {
+        "latency_ms": float(np.median(latencies) * 1e3),
+        "throughput_users_per_s": float(np.median(rates)),
+        "n_users": int(len(users)),
+    }
 
 
 def show_source(obj: Any, docstring: bool = False) -> None:

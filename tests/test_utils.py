@@ -188,3 +188,23 @@ def test_glue_number_glues_text_formatted_like_the_tables(monkeypatch):
     with pytest.raises(ValueError, match="finite"):
         utils.glue_number("k5", float("nan"))
     assert "k5" not in glued
+
+
+def test_saved_size_and_scoring_speed_measure_a_fitted_model():
+    import pickle
+
+    import pandas as pd
+
+    from recbook.baselines import Popularity
+    from recbook.utils import saved_size, scoring_speed
+
+    frame = pd.DataFrame({"user": [1, 1, 2, 3, 3, 3], "item": [1, 2, 2, 1, 3, 4]})
+    model = Popularity().fit(frame)
+    assert saved_size(model) == len(pickle.dumps(model, protocol=5)) > 0
+    speed = scoring_speed(model, [1, 2, 3], k=2, repeats=2)
+    assert speed["n_users"] == 3
+    assert speed["latency_ms"] > 0 and speed["throughput_users_per_s"] > 0
+    with pytest.raises(ValueError, match="non-empty 1-D array"):
+        scoring_speed(model, [])
+    with pytest.raises(ValueError, match="repeats"):
+        scoring_speed(model, [1], repeats=0)
