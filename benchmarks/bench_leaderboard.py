@@ -13,7 +13,8 @@ The grids are the ones the chapters use, so a notebook and this page print
 the same number for the same model. A fifth table repeats the top-K models
 on the Recommenders project's own split (stratified by item, seed 42) and on
 the same kind of split stratified by user, to compare with its published
-table (chapter 3.4).
+table (chapter 3.4). The top-K table also holds ``TorchBPR``, the worked
+example of chapter 6's torch base, beside the numba ``BPR`` it re-implements.
 
 Writes ``benchmarks/results/leaderboard_<protocol>.csv`` (one row per model
 and seed) and ``leaderboard_recommenders_split.csv``; ``benchmarks/leaderboard.py``
@@ -31,6 +32,7 @@ from _results import save, write_machine
 from recbook import baselines
 from recbook.cf import ALS, BPR, EASE, KNN, BiasedMF, ImplicitALS, ItemKNN, SVDpp, TopNItemKNN
 from recbook.evaluate import Tuned, evaluate_topk, get_protocol
+from recbook.models import TorchBPR
 
 #: Top-K grids (chapter 3.4): the same Tuned objects the notebook uses. They are small so that
 #: chapter 3.4 tunes all four models on the three seeds within its time budget. Each keeps the
@@ -80,6 +82,8 @@ def topk_models() -> dict:
         "BaselineOnly (rating model)": baselines.BaselineOnly(),
         "ItemKNN rating model (KNNBaseline)": ItemKNN(sim="pearson_baseline", rule="baseline"),
         **TOPK_TUNED,
+        # Chapter 6's torch base, checked against the numba BPR above: the same model and loss.
+        "TorchBPR (torch, defaults)": TorchBPR(),
     }
 
 
