@@ -8,6 +8,9 @@
 * :mod:`recbook.models.bpr` -- :class:`TorchBPR`, matrix factorisation trained
   with the BPR loss in torch: the worked example of how to add a model
   (``CONTRIBUTING.md``, "How to add a model").
+* :mod:`recbook.models.vae` -- :class:`MultVAE` (Liang et al. 2018), a
+  variational autoencoder over each user's item set, which folds in a new
+  user from a few interactions without retraining.
 
 Nothing here imports torch until a model is used, so ``import recbook`` stays
 cheap; ``import recbook.models.base`` imports torch.
@@ -22,6 +25,8 @@ _WHERE = {
     "bpr": "recbook.models.bpr",
     "TorchRecommender": "recbook.models.base",
     "TorchBPR": "recbook.models.bpr",
+    "vae": "recbook.models.vae",
+    "MultVAE": "recbook.models.vae",
 }
 
 __all__, __getattr__, __dir__ = lazy_exports("recbook.models", _WHERE)

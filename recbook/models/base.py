@@ -34,7 +34,8 @@ A subclass implements three torch hooks (and declares its hyper-parameters):
     a ``(len(u), n_items_)`` score tensor for the internal user indices ``u``
     (all known, ``>= 0``).
 
-and, optionally, ``_fallback_scores()``: the scores of an unknown user (by
+and, optionally, ``_training_data(u, i, r)`` (the rows of a mini-batch: one per
+interaction unless overridden) and ``_fallback_scores()``: the scores of an unknown user (by
 default the mean of every user's scores, computed once after training). An
 unknown item gets the mean of the user's scores.
 
@@ -127,6 +128,17 @@ class TorchRecommender(Recommender):
         return total / max(self.n_users_, 1)
 
     # --------------------------------------------------------------- fit
+    def _training_data(self, u: np.ndarray, i: np.ndarray, r: np.ndarray) -> dict[str, torch.Tensor]:
+        """The rows the loop iterates over: by default one per interaction (``u``, ``i``, ``r``).
+
+        A model trained per user (Mult-VAE) returns ``{"u": all user indices}``.
+        """
+        return {
+            "u": torch.tensor(np.asarray(u), dtype=torch.long),
+            "i": torch.tensor(np.asarray(i), dtype=torch.long),
+            "r": torch.tensor(np.asarray(r), dtype=torch.float32),
+        }
+
     def _make_optimizer(self, module: torch.nn.Module) -> torch.optim.Optimizer:
         return torch.optim.Adam(module.parameters(), lr=float(self.lr))
 
@@ -135,11 +147,7 @@ class TorchRecommender(Recommender):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
             module = self._build().to(device)
-        data = {
-            "u": torch.tensor(np.asarray(u), dtype=torch.long),
-            "i": torch.tensor(np.asarray(i), dtype=torch.long),
-            "r": torch.tensor(np.asarray(r), dtype=torch.float32),
-        }
+        data = self._training_data(u, i, r)
         result = train_module(
             module,
             self._loss,
