@@ -19,6 +19,7 @@ NOTEBOOK = ROOT / "notebooks" / "02-architecture" / "04-metrics.ipynb"
 
 
 def _run(path: Path) -> list[list[str]]:
+    """Per code cell: its printed text (streams joined), then each rich output's text."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -28,14 +29,16 @@ def _run(path: Path) -> list[list[str]]:
     for cell in nb.cells:
         if cell.cell_type != "code" or "NBVAL_IGNORE_OUTPUT" in cell.source:
             continue
-        texts = []
+        # Streams are joined: how a cell's printing is cut into messages depends on timing
+        # (one run gave ['...0.0011', '\n'], the next ['...0.0011\n']), the text does not.
+        texts, stream = [], ""
         for out in cell.get("outputs", []):
             if out.get("output_type") == "stream":
-                texts.append(out.get("text", ""))
+                stream += out.get("text", "")
             for mime in ("text/plain", "text/html"):
                 if mime in out.get("data", {}):
                     texts.append(out["data"][mime])
-        outputs.append(texts)
+        outputs.append([stream, *texts])
     return outputs
 
 
