@@ -23,6 +23,9 @@ _WHERE = {
     "ranking_distillation_loss": "recbook.distill.losses",
     "listwise_distillation_loss": "recbook.distill.losses",
     "HintLoss": "recbook.distill.losses",
+    "distiller": "recbook.distill.distiller",
+    "Distiller": "recbook.distill.distiller",
+    "LOSSES": "recbook.distill.distiller",
 }
 
 __all__, __getattr__, __dir__ = lazy_exports("recbook.distill", _WHERE)

@@ -39,6 +39,11 @@ interaction unless overridden) and ``_fallback_scores()``: the scores of an unkn
 default the mean of every user's scores, computed once after training). An
 unknown item gets the mean of the user's scores.
 
+A :class:`recbook.distill.Distiller` trains a student through the same hooks:
+it sets ``_loss_wrapper`` on the student for one ``fit``, a callable
+``wrap(model, loss) -> loss_fn`` that adds a distillation term to ``_loss``
+(the student's ``_scores`` must keep the graph: never wrap it in ``no_grad``).
+
 See :class:`recbook.models.bpr.TorchBPR` for a complete example (CONTRIBUTING.md,
 "How to add a model").
 """
@@ -148,9 +153,13 @@ class TorchRecommender(Recommender):
             torch.manual_seed(int(self.seed))
             module = self._build().to(device)
         data = self._training_data(u, i, r)
+        loss_fn = self._loss
+        wrap = getattr(self, "_loss_wrapper", None)
+        if wrap is not None:  # set by recbook.distill.Distiller on its student for one fit
+            loss_fn = wrap(self, self._loss)
         result = train_module(
             module,
-            self._loss,
+            loss_fn,
             data,
             n_epochs=int(self.n_epochs),
             batch_size=int(self.batch_size),
@@ -207,6 +216,7 @@ class TorchRecommender(Recommender):
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
         state.pop("_module", None)  # rebuilt from state_dict_ on first use
+        state.pop("_loss_wrapper", None)
         return state
 
     # ------------------------------------------------------ checkpoints
