@@ -80,6 +80,54 @@ def recommenders_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def distill_rating_table(frame: pd.DataFrame) -> str:
+    lines = ["| model | RMSE | MAE | setting (per fold) |", "| --- | --- | --- | --- |"]
+    for model in frame["model"].unique():
+        rows = frame[frame["model"] == model]
+        setting = _params(rows["params"]) if not model.startswith("teacher") else "learned non-negative weights"
+        lines.append(f"| {model} | {_cell(rows['rmse'])} | {_cell(rows['mae'])} | {setting} |")
+    return "\n".join(lines)
+
+
+def distill_ranking_table(frame: pd.DataFrame) -> str:
+    lines = ["| model | size | d | parameters | NDCG@10 alone | NDCG@10 distilled | HR@10 alone | HR@10 distilled |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    teacher = frame[frame["role"] == "teacher"]
+    lines.append(f"| SASRec teacher | 1 | {int(teacher['n_factors'].iloc[0])} | {int(teacher['params'].iloc[0])} | "
+                 f"{_cell(teacher['ndcg'])} | – | {_cell(teacher['hit_rate'])} | – |")
+    for f in sorted(frame.loc[frame["role"] != "teacher", "fraction"].unique()):
+        a = frame[(frame["role"] == "alone") & (frame["fraction"] == f)]
+        d = frame[(frame["role"] == "distilled") & (frame["fraction"] == f)]
+        lines.append(f"| SASRec student | 1/{int(f)} | {int(a['n_factors'].iloc[0])} | {int(a['params'].iloc[0])} | "
+                     f"{_cell(a['ndcg'])} | {_cell(d['ndcg'])} | {_cell(a['hit_rate'])} | {_cell(d['hit_rate'])} |")
+    return "\n".join(lines)
+
+
+def distillation_sections() -> list[str]:
+    out: list[str] = []
+    path = RESULTS / "distill_rating.csv"
+    if path.exists():
+        out += ["## Distilling a rating model", "", get_protocol_text("rating"), "",
+                "The teacher is the weighted hybrid of the six tuned models of chapter 3; the student one BiasedMF",
+                "trained on the teacher's labels (`recbook.distill.Distiller`, `loss=\"labels\"`), its setting chosen",
+                "on each fold's validation split (`benchmarks/distill_rating.py`).", "",
+                distill_rating_table(pd.read_csv(path)), ""]
+    path = RESULTS / "distill_ranking.csv"
+    if path.exists():
+        frame = pd.read_csv(path)
+        out += ["## Distilling a sequential recommender", "", get_protocol_text("sequential"), "",
+                "A SASRec teacher distilled into SASRec students of 1/4 to 1/32 of its parameters, each also trained",
+                f"alone with the same seed (`benchmarks/distill_ranking.py`); distillation setting chosen on validation: "
+                f"{frame['setting'].iloc[0]}.", "", distill_ranking_table(frame), ""]
+    return out
+
+
+def get_protocol_text(name: str) -> str:
+    from recbook.evaluate import get_protocol
+
+    return get_protocol(name).describe()
+
+
 def render() -> str:
     from recbook.evaluate import get_protocol
 
@@ -135,6 +183,7 @@ def render() -> str:
             recommenders_table(pd.read_csv(path)),
             "",
         ]
+    out += distillation_sections()
     return "\n".join(out).rstrip() + "\n"
 
 

@@ -266,7 +266,12 @@ class Distiller(Recommender):
                 if alpha == 0.0:
                     return plain
                 users = torch.unique(batch["u"])
-                s = student._scores(module, users)
+                # dropout in the student's forward pass draws from torch's global generator:
+                # seed it from the loop's generator, so a seed fixes the run
+                seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+                with torch.random.fork_rng(devices=[]):
+                    torch.manual_seed(seed)
+                    s = student._scores(module, users)
                 tt = table[users.cpu()].to(s.device)
                 mask = seen[users.cpu()].to(s.device)
                 if kind == "score":
