@@ -26,6 +26,15 @@ _WHERE = {
     "distiller": "recbook.distill.distiller",
     "Distiller": "recbook.distill.distiller",
     "LOSSES": "recbook.distill.distiller",
+    "text": "recbook.distill.text",
+    "DistilledTextEncoder": "recbook.distill.text",
+    "TinyTextEncoder": "recbook.distill.text",
+    "hash_ngrams": "recbook.distill.text",
+    "movie_texts": "recbook.distill.text",
+    "exclude_titles": "recbook.distill.text",
+    "title_keys": "recbook.distill.text",
+    "count_parameters": "recbook.distill.text",
+    "median_seconds": "recbook.distill.text",
 }
 
 __all__, __getattr__, __dir__ = lazy_exports("recbook.distill", _WHERE)

@@ -230,8 +230,12 @@ class TorchRecommender(Recommender):
         self._check_fitted()
         params = self.get_params(deep=False)
         for name, value in params.items():
-            if not isinstance(value, (str, int, float, bool, type(None))):
-                raise TypeError(f"{type(self).__name__}.save can only store plain hyper-parameters, {name}={value!r} is not")
+            plain = (str, int, float, bool, type(None))
+            if not isinstance(value, plain) and not (isinstance(value, (tuple, list)) and all(isinstance(v, plain) for v in value)):
+                raise TypeError(
+                    f"{type(self).__name__}.save can only store plain hyper-parameters (numbers, strings, "
+                    f"tuples of them), {name}={value!r} is not"
+                )
         train = self.train_.tocsr()
         payload = {
             "format": CHECKPOINT_FORMAT,
