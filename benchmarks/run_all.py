@@ -7,7 +7,8 @@ Usage (from the project root)::
 Each script prints its numbers and writes its tables to benchmarks/results/;
 the last step renders book/leaderboard.md from those tables. ``--quick``
 skips the comparisons with Surprise and the reproducibility probe (the
-leaderboard itself is always run). Expect about 20 minutes on a 2-core laptop.
+leaderboard itself is always run). Expect about 20 minutes on a 2-core laptop for Part I's
+benchmarks and about an hour more for Part II's.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ OTHERS = [
     "bench_content.py",
     "repro_switches.py",
     "ddp_train.py",
+    # Part II (chapters 6-7): about an hour together on a 2-core laptop
+    "bench_large.py",
+    "bench_sequential.py",
+    "bench_text_distill.py",
+    "distill_rating.py",
+    "distill_ranking.py",
 ]
 #: Scripts started under torchrun (two processes) instead of plain python.
 TORCHRUN = {"ddp_train.py"}

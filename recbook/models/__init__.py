@@ -11,6 +11,14 @@
 * :mod:`recbook.models.vae` -- :class:`MultVAE` (Liang et al. 2018), a
   variational autoencoder over each user's item set, which folds in a new
   user from a few interactions without retraining.
+* :mod:`recbook.models.neumf` -- :class:`NeuMF` (He et al. 2017), GMF and MLP
+  towers on user and item ids, fused by a linear layer.
+* :mod:`recbook.models.sequential` -- :class:`GRU4Rec` (Hidasi et al. 2016) and
+  :class:`SASRec` (Kang & McAuley 2018), next-item models over each user's
+  time-ordered history.
+* :mod:`recbook.models.twotower` -- :class:`TwoTower`, a two-tower model whose
+  item tower projects a frozen language-model text vector (optionally plus an
+  id residual), so it scores items that have no interactions.
 
 Nothing here imports torch until a model is used, so ``import recbook`` stays
 cheap; ``import recbook.models.base`` imports torch.
@@ -27,6 +35,13 @@ _WHERE = {
     "TorchBPR": "recbook.models.bpr",
     "vae": "recbook.models.vae",
     "MultVAE": "recbook.models.vae",
+    "neumf": "recbook.models.neumf",
+    "NeuMF": "recbook.models.neumf",
+    "sequential": "recbook.models.sequential",
+    "GRU4Rec": "recbook.models.sequential",
+    "SASRec": "recbook.models.sequential",
+    "twotower": "recbook.models.twotower",
+    "TwoTower": "recbook.models.twotower",
 }
 
 __all__, __getattr__, __dir__ = lazy_exports("recbook.models", _WHERE)
