@@ -49,6 +49,11 @@ GRID = [
 ]
 
 
+def set_teacher_width(d: int) -> None:
+    global TEACHER_D
+    TEACHER_D = int(d)
+
+
 def n_params(n_items: int, d: int) -> int:
     """Parameters of a SASRec network of width ``d`` with the default depth, for ``n_items`` items."""
     m = SASRec()
@@ -95,7 +100,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seeds", type=int, nargs="*", default=[0, 1, 2])
     parser.add_argument("--quick", action="store_true", help="two validation candidates (a smoke run)")
+    parser.add_argument("--teacher-d", type=int, default=TEACHER_D, help="the teacher's width (default %(default)s)")
     args = parser.parse_args()
+    set_teacher_width(args.teacher_d)
     protocol = get_protocol("sequential")
     ratings = datasets.load(protocol.dataset).ratings
     train, test = protocol.split(ratings)
@@ -134,8 +141,9 @@ def main() -> None:
     print(summary.round(4).to_string())
     print(f"total {time.perf_counter() - t_all:.0f} s")
     if sorted(args.seeds) == [0, 1, 2] and not args.quick:
-        save("distill_ranking", table)
-        save("distill_ranking_choice", grid)
+        suffix = "" if TEACHER_D == 128 else f"_teacher{TEACHER_D}"
+        save("distill_ranking" + suffix, table)
+        save("distill_ranking_choice" + suffix, grid)
 
 
 def model_state(model) -> dict:
