@@ -156,3 +156,44 @@ def test_a_sequential_student_with_dropout_is_reproducible(frame):
     for name in a.state_dict_:
         np.testing.assert_array_equal(a.state_dict_[name], b.state_dict_[name])
     assert any(not np.array_equal(a.state_dict_[n], c.state_dict_[n]) for n in a.state_dict_)
+
+
+# ------------------------------------------------------------------ warm start
+def test_warm_start_starts_from_the_old_weights(frame):
+    """One epoch at lr 0 leaves a warm-started student exactly at the old weights, matched by raw id."""
+    old = _student().fit(frame)
+    new_frame = frame[frame["user"] != "u3"]  # a smaller frame: the internal indices move
+    d = Distiller(EASE(reg=10.0), _student(n_epochs=1, lr=1e-12), alpha=0.5, warm_start=old).fit(new_frame)
+    new = d.student_
+    assert new.n_warm_users_ == new.n_users_ and new.n_warm_items_ == new.n_items_
+    for key in ("user.weight", "item.weight", "bias.weight"):
+        rows = (old.user_index if key == "user.weight" else old.item_index)(
+            new.user_ids_ if key == "user.weight" else new.item_ids_
+        )
+        np.testing.assert_allclose(new.state_dict_[key], old.state_dict_[key][rows], atol=1e-6)
+    cold = Distiller(EASE(reg=10.0), _student(n_epochs=1, lr=1e-12), alpha=0.5).fit(new_frame)
+    assert not np.allclose(cold.student_.state_dict_["user.weight"], new.state_dict_["user.weight"])
+
+
+def test_warm_start_keeps_fresh_rows_for_new_ids(frame):
+    old = _student().fit(frame[frame["user"] != "u5"])
+    d = Distiller(EASE(reg=10.0), _student(n_epochs=1, lr=1e-12), alpha=0.0, warm_start=old).fit(frame)
+    new = d.student_
+    assert new.n_warm_users_ == new.n_users_ - 1
+    u5 = new.user_index(["u5"])[0]
+    fresh = _student(n_epochs=1, lr=1e-12).fit(frame)  # the same seed builds the same random rows
+    np.testing.assert_allclose(new.state_dict_["user.weight"][u5], fresh.state_dict_["user.weight"][u5], atol=1e-6)
+    assert Distiller(EASE(), _student(), warm_start=d).get_params()["warm_start"] is d  # a fitted Distiller works too
+    Distiller(EASE(reg=10.0), _student(n_epochs=1), warm_start=d).fit(frame)
+
+
+def test_warm_start_bad_input(frame):
+    old = _student().fit(frame)
+    with pytest.raises(TypeError, match="TorchBPR"):
+        Distiller(EASE(), _student(), warm_start=EASE().fit(frame)).fit(frame)
+    with pytest.raises(ValueError, match="fitted"):
+        Distiller(EASE(), _student(), warm_start=_student()).fit(frame)
+    with pytest.raises(ValueError, match="shape"):
+        Distiller(EASE(reg=10.0), _student(n_factors=6), warm_start=old).fit(frame)
+    with pytest.raises(ValueError, match="labels"):
+        Distiller(BaselineOnly(), BaselineOnly(), loss="labels", warm_start=old).fit(frame)

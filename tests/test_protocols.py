@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from recbook.baselines import BaselineOnly, Popularity
+from recbook.baselines import BaselineOnly, Popularity, RandomRecommender
 from recbook.datasets import synthetic
 from recbook.evaluate import (
     PROTOCOLS,
@@ -26,9 +26,9 @@ def ratings():
 
 
 def test_protocol_table_is_the_documented_one():
-    assert list(PROTOCOLS) == ["rating", "topk", "cold-items", "cold-users", "sequential"]
+    assert list(PROTOCOLS) == ["rating", "topk", "cold-items", "cold-users", "sequential", "temporal"]
     assert PROTOCOLS["rating"].seeds == (1, 2, 3, 4, 5) and not PROTOCOLS["rating"].vary_model_seed
-    for name in ("topk", "cold-items", "cold-users", "sequential"):
+    for name in ("topk", "cold-items", "cold-users", "sequential", "temporal"):
         p = PROTOCOLS[name]
         assert len(p.seeds) >= 3 and p.k == 10 and p.dataset == "ml-100k"
     assert PROTOCOLS["cold-items"].relevance_threshold == 4.0
@@ -50,6 +50,20 @@ def test_protocol_splits_are_the_split_functions(ratings):
     assert cold.index.equals(cold_item_split(ratings, 0.15, seed=2)[1].index)
     with pytest.raises(ValueError, match="folds 1..5"):
         get_protocol("rating").split(ratings, seed=0)
+
+
+def test_temporal_protocol_holds_out_each_users_future(ratings):
+    p = get_protocol("temporal")
+    train, test = p.split(ratings, seed=1)
+    ref_train, ref_test = per_user_split(ratings, test_size=0.2, order="time")
+    assert train.index.equals(ref_train.index) and test.index.equals(ref_test.index)
+    assert p.split(ratings, seed=2)[1].index.equals(test.index)  # the seeds are the models' seeds
+    assert "model seeds 0, 1, 2" in p.describe()
+    fit, valid = p.validation_split(train, seed=0)  # the latest part of training: validation is the recent past
+    last_fit = fit.groupby("user").timestamp.max()
+    assert (last_fit.reindex(valid.groupby("user").timestamp.min().index) <= valid.groupby("user").timestamp.min()).all()
+    res = p.run({"random": RandomRecommender(seed=0)}, ratings=ratings, seeds=(0,))
+    assert 0.0 <= float(res["ndcg"].iloc[0]) <= 1.0
 
 
 def test_validation_split_is_inside_train_and_differs_from_test_split(ratings):

@@ -195,3 +195,31 @@ def test_stratified_split_on_ml100k_matches_reference():
 def test_stratified_split_bad_by(random_frame):
     with pytest.raises(ValueError, match="by must be"):
         split.stratified_split(random_frame, by="time")
+
+
+def test_per_user_split_by_time_holds_out_each_users_latest(random_frame):
+    train, test = split.per_user_split(random_frame, test_size=0.2, order="time")
+    _assert_partition(random_frame, train, test)
+    n_u = random_frame.groupby("user").size()
+    t_u = test.groupby("user").size().reindex(n_u.index, fill_value=0)
+    assert (t_u == np.minimum(np.round(0.2 * n_u), n_u - 1)).all()  # same sizes as the random order
+    latest_train = train.groupby("user").timestamp.max()
+    earliest_test = test.groupby("user").timestamp.min()
+    assert (latest_train.reindex(earliest_test.index) <= earliest_test).all()  # the future is held out
+    again = split.per_user_split(random_frame, test_size=0.2, order="time", seed=9)[1]
+    assert again.index.equals(test.index)  # no randomness
+
+
+def test_per_user_split_by_time_ties_by_file_order():
+    import pandas as pd
+
+    frame = pd.DataFrame({"user": [1, 1, 1, 1], "item": [1, 2, 3, 4], "rating": 1.0, "timestamp": [5, 7, 7, 6]})
+    train, test = split.per_user_split(frame, test_size=0.25, order="time")
+    assert test["item"].tolist() == [3]  # two rows at the latest time: the later one in the file
+
+
+def test_per_user_split_rejects_bad_order(random_frame):
+    with pytest.raises(ValueError, match="order"):
+        split.per_user_split(random_frame, order="latest")
+    with pytest.raises(ValueError, match="timestamp"):
+        split.per_user_split(random_frame.drop(columns="timestamp"), order="time")

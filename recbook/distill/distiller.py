@@ -124,6 +124,14 @@ class Distiller(Recommender):
         ``"labels"``: how the unobserved pairs' items are drawn (in proportion
         to their training interactions, as test pairs tend to be, or
         uniformly).
+    warm_start : Recommender or None, default None
+        A *fitted* student of the same class (or a fitted Distiller, whose
+        student is used) whose weights start the new student's training
+        instead of a random initialisation: users and items are matched by
+        raw id, new ones start fresh (torch students that declare their id
+        tables, e.g. :class:`~recbook.models.bpr.TorchBPR`). This refreshes
+        a deployed student from an updated teacher in a few epochs (chapter
+        7.5). Not cloned: the same fitted model is read by every ``fit``.
     seed : int, default 0
 
     Attributes
@@ -148,6 +156,7 @@ class Distiller(Recommender):
         "exclude_seen": [Boolean()],
         "unobserved_ratio": [Real(min=0)],
         "sampling": [Options("popularity", "uniform")],
+        "warm_start": [None, InstanceOf(Recommender, what="a fitted recbook Recommender")],
         "seed": [Integer(min=0)],
     }
 
@@ -162,6 +171,7 @@ class Distiller(Recommender):
         exclude_seen: bool = True,
         unobserved_ratio: float = 1.0,
         sampling: str = "popularity",
+        warm_start: Recommender | None = None,
         seed: int = 0,
     ) -> None:
         self.teacher = teacher
@@ -173,6 +183,7 @@ class Distiller(Recommender):
         self.exclude_seen = exclude_seen
         self.unobserved_ratio = unobserved_ratio
         self.sampling = sampling
+        self.warm_start = warm_start
         self.seed = seed
 
     @classmethod
@@ -191,6 +202,18 @@ class Distiller(Recommender):
                 f"student (a recbook.models TorchRecommender), got {type(self.student).__name__}; "
                 "use loss='labels' to distil into any other model"
             )
+        if self.warm_start is not None:
+            if self.loss == "labels":
+                raise ValueError("warm_start needs the loss-mixing route (a torch student), not loss='labels'")
+            init = self._warm_model()
+            if type(init) is not type(self.student):
+                raise TypeError(f"warm_start must be a fitted {type(self.student).__name__}, got {type(init).__name__}")
+            if not _is_fitted(init):
+                raise ValueError(f"warm_start must be fitted (a clone of a Distiller holds an unfitted copy)")
+
+    def _warm_model(self) -> Recommender:
+        init = self.warm_start
+        return getattr(init, "student_", init) if isinstance(init, Distiller) else init
 
     def _predicts_ratings(self) -> bool:
         student = getattr(self, "student_", self.student)
@@ -222,10 +245,13 @@ class Distiller(Recommender):
             student.fit(self._labelled_frame(frame, teacher))
         else:
             student._loss_wrapper = self._wrapper(teacher)
+            if self.warm_start is not None:
+                student._init_from = self._warm_model()
             try:
                 student.fit(frame)
             finally:
                 student.__dict__.pop("_loss_wrapper", None)
+                student.__dict__.pop("_init_from", None)
         if not (np.array_equal(student.user_ids_, self.user_ids_) and np.array_equal(student.item_ids_, self.item_ids_)):
             raise RuntimeError("the student's id maps differ from the training frame's")  # pragma: no cover
         self.student_ = student

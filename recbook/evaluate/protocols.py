@@ -79,6 +79,8 @@ def _splitter(task: str) -> Callable[[pd.DataFrame, int], tuple[pd.DataFrame, pd
         return lambda r, seed: _split.cold_user_split(r, user_fraction=0.1, n_given=3, seed=seed)
     if task == "sequential":
         return lambda r, seed: _split.leave_last_out(r, n=1)
+    if task == "temporal":
+        return lambda r, seed: _split.per_user_split(r, test_size=0.2, order="time")
     raise ValueError(f"unknown task {task!r}")  # pragma: no cover - the table below is fixed
 
 
@@ -144,13 +146,14 @@ class Protocol:
     title : str
         A short human-readable name for tables.
     task : str
-        ``"rating"``, ``"topk"``, ``"cold-items"``, ``"cold-users"`` or
-        ``"sequential"``.
+        ``"rating"``, ``"topk"``, ``"cold-items"``, ``"cold-users"``,
+        ``"sequential"`` or ``"temporal"`` (top-K on each user's future).
     dataset : str
         The :func:`recbook.datasets.load` name of the data.
     seeds : tuple of int
         The split seeds (for ``rating``, the fold numbers 1..5; for
-        ``sequential``, the models' seeds).
+        ``sequential`` and ``temporal``, whose split has no randomness, the
+        models' seeds).
     split_rule, relevance_rule : str
         The split and the relevance rule, in words.
     k : int or None
@@ -186,7 +189,7 @@ class Protocol:
     def describe(self) -> str:
         """The protocol in one paragraph (for a notebook or a table caption)."""
         seeds = ", ".join(map(str, self.seeds))
-        seed_word = "folds" if self.task == "rating" else ("model seeds" if self.task == "sequential" else "seeds")
+        seed_word = "folds" if self.task == "rating" else ("model seeds" if self.task in ("sequential", "temporal") else "seeds")
         k = f"; K = {self.k}" if self.k is not None else ""
         return (
             f"protocol {self.name!r} ({self.title}): {self.dataset}, {self.split_rule}, "
@@ -254,7 +257,7 @@ class Protocol:
         out: dict[str, float] = {}
         if self.task in ("rating", "cold-items", "cold-users") and is_rating_model(model):
             out.update(evaluate_ratings(model, test))
-        if self.task in ("topk", "cold-users", "sequential"):
+        if self.task in ("topk", "cold-users", "sequential", "temporal"):
             res = evaluate_topk(model, train, test, k=self.k, relevance_threshold=self.relevance_threshold)
             out.update({m: res[m] for m in ("precision", "recall", "f1", "ndcg", "map", "hit_rate", "mrr", "coverage", "novelty")})
         elif self.task == "cold-items":
@@ -447,6 +450,15 @@ PROTOCOLS: dict[str, Protocol] = {
             seeds=(0, 1, 2),
             split_rule="each user's latest interaction held out (leave_last_out, ties by file order)",
             relevance_rule="the held-out item is the one relevant item; all unseen items ranked",
+        ),
+        Protocol(
+            name="temporal",
+            title="top-K on each user's future",
+            task="temporal",
+            dataset="ml-100k",
+            seeds=(0, 1, 2),
+            split_rule="each user's latest 20% of interactions held out (per_user_split, order='time')",
+            relevance_rule="every test interaction is relevant; all unseen items ranked",
         ),
     )
 }

@@ -43,6 +43,10 @@ A :class:`recbook.distill.Distiller` trains a student through the same hooks:
 it sets ``_loss_wrapper`` on the student for one ``fit``, a callable
 ``wrap(model, loss) -> loss_fn`` that adds a distillation term to ``_loss``
 (the student's ``_scores`` must keep the graph: never wrap it in ``no_grad``).
+It can also set ``_init_from``, a fitted model of the same class whose weights
+start the training instead of the random initialisation (a *warm start*, see
+:meth:`TorchRecommender._warm_start`): rows of the tables named in
+``_id_tables`` are matched by raw user or item id.
 
 See :class:`recbook.models.bpr.TorchBPR` for a complete example (CONTRIBUTING.md,
 "How to add a model").
@@ -104,6 +108,8 @@ class TorchRecommender(Recommender):
     """
 
     _rating_model: ClassVar[bool] = False
+    #: State-dict keys whose rows are indexed by users or items (``"user"`` or ``"item"``), for warm starts.
+    _id_tables: ClassVar[dict[str, str]] = {}
     #: A base to subclass, not a model (the contract tests skip a class that sets this itself).
     _abstract: ClassVar[bool] = True
     BASE_CONSTRAINTS: ClassVar[dict[str, list]] = {
@@ -152,6 +158,9 @@ class TorchRecommender(Recommender):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(int(self.seed))
             module = self._build().to(device)
+        init = getattr(self, "_init_from", None)
+        if init is not None:  # set by recbook.distill.Distiller(warm_start=...) for one fit
+            self._warm_start(module, init)
         data = self._training_data(u, i, r)
         loss_fn = self._loss
         wrap = getattr(self, "_loss_wrapper", None)
@@ -172,6 +181,45 @@ class TorchRecommender(Recommender):
         self.state_dict_ = {k: v.detach().cpu().numpy().copy() for k, v in module.state_dict().items()}
         self._module = module
         self.fallback_scores_ = np.asarray(self._fallback_scores(), dtype=np.float64)
+
+    def _warm_start(self, module: torch.nn.Module, previous: "TorchRecommender") -> None:
+        """Start ``module`` from ``previous``'s fitted weights, matching users and items by raw id.
+
+        A table named in ``_id_tables`` gets, for every current user (item)
+        that ``previous`` knew, that user's (item's) old row; new users and
+        items keep their fresh initialisation. Every other tensor is copied
+        as it is and must have the same shape (same hyper-parameters).
+        Sets ``n_warm_users_`` and ``n_warm_items_``, the rows carried over.
+        """
+        if type(previous) is not type(self):
+            raise TypeError(f"a warm start needs a fitted {type(self).__name__}, got {type(previous).__name__}")
+        if not hasattr(previous, "state_dict_"):
+            raise ValueError(f"the warm-start {type(previous).__name__} is not fitted")
+        positions = {
+            "user": previous.user_index(self.user_ids_),
+            "item": previous.item_index(self.item_ids_),
+        }
+        state = module.state_dict()
+        for key, value in state.items():
+            if key not in previous.state_dict_:
+                raise ValueError(f"the warm-start model has no {key!r}")
+            old = torch.as_tensor(previous.state_dict_[key], dtype=value.dtype)
+            kind = self._id_tables.get(key)
+            if kind is not None:
+                pos = torch.as_tensor(positions[kind])
+                if old.shape[1:] != value.shape[1:]:
+                    raise ValueError(f"{key!r} has rows of shape {tuple(value.shape[1:])}, the warm-start model's {tuple(old.shape[1:])}")
+                hit = pos >= 0
+                value[hit] = old[pos[hit]].to(value.device)
+            elif old.shape == value.shape:
+                value.copy_(old)
+            else:
+                raise ValueError(
+                    f"{key!r} has shape {tuple(value.shape)} here and {tuple(old.shape)} in the warm-start model "
+                    "(different hyper-parameters, or a table missing from _id_tables)"
+                )
+        self.n_warm_users_ = int((positions["user"] >= 0).sum())
+        self.n_warm_items_ = int((positions["item"] >= 0).sum())
 
     # ------------------------------------------------------------ scoring
     def _get_module(self) -> torch.nn.Module:

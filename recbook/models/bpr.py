@@ -93,6 +93,7 @@ class TorchBPR(TorchRecommender):
         "reg": [Real(min=0)],
         **TorchRecommender.BASE_CONSTRAINTS,
     }
+    _id_tables: ClassVar[dict[str, str]] = {"user.weight": "user", "item.weight": "item", "bias.weight": "item"}
 
     def __init__(
         self,
