@@ -29,6 +29,7 @@ _SUBMODULES = {
     "train",
     "models",
     "distill",
+    "compress",
 }
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]

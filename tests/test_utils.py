@@ -89,7 +89,7 @@ def test_model_size_torch():
 def test_import_recbook_is_cheap():
     code = (
         "import sys, recbook, recbook.datasets, recbook.split, recbook.metrics, recbook.evaluate, "
-        "recbook.baselines, recbook.cf, recbook.content, recbook.hybrid; "
+        "recbook.baselines, recbook.cf, recbook.content, recbook.hybrid, recbook.compress, recbook.distill; "
         "print('torch' in sys.modules, 'sentence_transformers' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
