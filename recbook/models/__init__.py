@@ -40,6 +40,9 @@ _WHERE = {
     "sequential": "recbook.models.sequential",
     "GRU4Rec": "recbook.models.sequential",
     "SASRec": "recbook.models.sequential",
+    "augment_sequences": "recbook.models.sequential",
+    "fine_tune": "recbook.models.sequential",
+    "sparse_users_split": "recbook.models.sequential",
     "twotower": "recbook.models.twotower",
     "TwoTower": "recbook.models.twotower",
 }

@@ -108,8 +108,9 @@ class TorchRecommender(Recommender):
     """
 
     _rating_model: ClassVar[bool] = False
-    #: State-dict keys whose rows are indexed by users or items (``"user"`` or ``"item"``), for warm starts.
-    _id_tables: ClassVar[dict[str, str]] = {}
+    #: State-dict keys whose rows are indexed by users or items, for warm starts: ``"user"`` or
+    #: ``"item"``, or ``("item", 1)`` when row ``j + 1`` holds item ``j`` (a padding row first).
+    _id_tables: ClassVar[dict[str, str | tuple[str, int]]] = {}
     #: A base to subclass, not a model (the contract tests skip a class that sets this itself).
     _abstract: ClassVar[bool] = True
     BASE_CONSTRAINTS: ClassVar[dict[str, list]] = {
@@ -187,9 +188,10 @@ class TorchRecommender(Recommender):
 
         A table named in ``_id_tables`` gets, for every current user (item)
         that ``previous`` knew, that user's (item's) old row; new users and
-        items keep their fresh initialisation. Every other tensor is copied
-        as it is and must have the same shape (same hyper-parameters).
-        Sets ``n_warm_users_`` and ``n_warm_items_``, the rows carried over.
+        items keep their fresh initialisation (and so do the rows before an
+        offset, e.g. a padding row). Every other tensor is copied as it is
+        and must have the same shape (same hyper-parameters). Sets
+        ``n_warm_users_`` and ``n_warm_items_``, the rows carried over.
         """
         if type(previous) is not type(self):
             raise TypeError(f"a warm start needs a fitted {type(self).__name__}, got {type(previous).__name__}")
@@ -206,11 +208,12 @@ class TorchRecommender(Recommender):
             old = torch.as_tensor(previous.state_dict_[key], dtype=value.dtype)
             kind = self._id_tables.get(key)
             if kind is not None:
+                kind, offset = (kind, 0) if isinstance(kind, str) else kind
                 pos = torch.as_tensor(positions[kind])
                 if old.shape[1:] != value.shape[1:]:
                     raise ValueError(f"{key!r} has rows of shape {tuple(value.shape[1:])}, the warm-start model's {tuple(old.shape[1:])}")
-                hit = pos >= 0
-                value[hit] = old[pos[hit]].to(value.device)
+                hit = torch.nonzero(pos >= 0).ravel()
+                value[hit + offset] = old[pos[hit] + offset].to(value.device)
             elif old.shape == value.shape:
                 value.copy_(old)
             else:

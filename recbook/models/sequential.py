@@ -75,6 +75,13 @@ table (:math:`(I + 1) d`), the positional table (:math:`L d`), the GRU
 projections and a feed-forward network of width :math:`d`), so a student with 1/4 .. 1/32 of a
 teacher's parameters is the same class with a smaller ``n_factors``.
 
+**Sparse data** (section 6.5 of the book). :func:`augment_sequences` adds
+CL4SRec-style views of the training sequences (crop, mask, reorder; Xie et al.
+2022) as extra pseudo-users, and :func:`fine_tune` starts a model from a
+pre-trained one (parameters copied by name, item rows matched by id) and
+trains it on new data. :meth:`SASRec.attention_maps` returns the attention
+weights of every block and head.
+
 References
 ----------
 B. Hidasi, A. Karatzoglou, L. Baltrunas and D. Tikk, "Session-based
@@ -82,13 +89,15 @@ recommendations with recurrent neural networks", ICLR 2016.
 W.-C. Kang and J. McAuley, "Self-attentive sequential recommendation", ICDM 2018.
 A. Klenitskiy and A. Vasilev, "Turning dross into gold loss: is BERT4Rec
 really better than SASRec?", RecSys 2023.
+X. Xie, F. Sun, Z. Liu, S. Wu, J. Gao, J. Zhang, B. Ding and B. Cui,
+"Contrastive learning for sequential recommendation", ICDE 2022.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -100,7 +109,16 @@ import torch.nn.functional as F
 from recbook.models.base import TorchRecommender
 from recbook.utils import Integer, Real
 
-__all__ = ["SequentialRecommender", "GRU4Rec", "SASRec", "user_sequences"]
+__all__ = [
+    "SequentialRecommender",
+    "GRU4Rec",
+    "SASRec",
+    "user_sequences",
+    "augment_sequences",
+    "fine_tune",
+    "sparse_users_split",
+    "AUGMENT_OPS",
+]
 
 
 def user_sequences(frame: pd.DataFrame, u: np.ndarray, i: np.ndarray, n_users: int, length: int) -> np.ndarray:
@@ -146,6 +164,290 @@ def user_sequences(frame: pd.DataFrame, u: np.ndarray, i: np.ndarray, n_users: i
     out = np.zeros((n_users, length), dtype=np.int64)
     out[su[keep], length - from_end[keep]] = si[keep] + 1
     return out
+
+
+#: The operators of :func:`augment_sequences` (Xie et al. 2022, CL4SRec).
+AUGMENT_OPS: tuple[str, ...] = ("crop", "mask", "reorder")
+
+
+def _check_ratio(name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise TypeError(f"{name} must be a number in (0, 1], got {type(value).__name__}")
+    value = float(value)
+    if not 0.0 < value <= 1.0:
+        raise ValueError(f"{name} must be in (0, 1], got {value}")
+    return value
+
+
+def _augment_one(seq: np.ndarray, op: str, rng: np.random.Generator, crop: float, mask: float, reorder: float) -> np.ndarray:
+    """One augmented view of one sequence: positions into ``seq`` (see :func:`augment_sequences`)."""
+    n = len(seq)
+    idx = np.arange(n)
+    if op == "crop":
+        length = max(1, int(math.floor(crop * n)))
+        start = int(rng.integers(0, n - length + 1))
+        return idx[start : start + length]
+    if op == "mask":
+        n_drop = int(math.floor(mask * n))
+        drop = rng.choice(n, size=n_drop, replace=False) if n_drop else np.empty(0, dtype=np.int64)
+        return np.delete(idx, drop)
+    length = int(math.floor(reorder * n))  # reorder
+    if length < 2:
+        return idx
+    start = int(rng.integers(0, n - length + 1))
+    idx[start : start + length] = rng.permutation(idx[start : start + length])
+    return idx
+
+
+def augment_sequences(
+    train: pd.DataFrame,
+    n_views: int = 1,
+    ops: Sequence[str] = AUGMENT_OPS,
+    crop: float = 0.6,
+    mask: float = 0.3,
+    reorder: float = 0.3,
+    min_length: int = 2,
+    seed: int = 0,
+) -> pd.DataFrame:
+    r"""Augmented copies of every user's training sequence, as new pseudo-users (CL4SRec's operators).
+
+    For each user with items :math:`s = (s_1, \dots, s_n)` in time order
+    (ties by file order, as :func:`user_sequences` orders them) and each of
+    ``n_views`` views, one operator is drawn uniformly from ``ops``
+    (Xie et al. 2022):
+
+    * **crop**: a random contiguous sub-sequence
+      :math:`(s_c, \dots, s_{c + \lfloor \eta n \rfloor - 1})`, :math:`\eta` = ``crop``;
+    * **mask**: :math:`\lfloor \gamma n \rfloor` items chosen uniformly are
+      hidden, :math:`\gamma` = ``mask``. recbook's models have no mask token,
+      so a hidden item is *removed* from the view: the model neither reads
+      nor predicts it;
+    * **reorder**: a random contiguous sub-sequence of length
+      :math:`\lfloor \beta n \rfloor` is shuffled, :math:`\beta` = ``reorder``.
+
+    CL4SRec uses the views for a contrastive loss; here they are simply
+    extra training sequences for the next-item loss, a cheap way to give a
+    model more (noisier) sequences when each user has few items. The views are
+    drawn once, so the same ``seed`` gives the same frame.
+
+    Parameters
+    ----------
+    train : pandas.DataFrame
+        Interactions ``user, item[, rating][, timestamp]``.
+    n_views : int, default 1
+        Views per user.
+    ops : sequence of str, default ``("crop", "mask", "reorder")``
+        The operators to draw from (a subset of :data:`AUGMENT_OPS`).
+    crop, mask, reorder : float in (0, 1]
+        :math:`\eta`, :math:`\gamma`, :math:`\beta` above.
+    min_length : int, default 2
+        Views shorter than this are dropped (one item teaches only the
+        first-item prediction).
+    seed : int, default 0
+
+    Returns
+    -------
+    pandas.DataFrame
+        The views' interactions with the columns of ``train`` plus
+        ``source_user`` (the user a view was made from). A view is a new user:
+        its id is ``max(user) + 1 + ...`` when user ids are integers and
+        ``f"{user}~aug{v}"`` otherwise. Its ``timestamp`` column (kept or
+        created) lists the view's items in their new order, so the models read
+        them in that order. Concatenate it with ``train`` to fit on both.
+
+    Raises
+    ------
+    TypeError, ValueError
+        A bad frame, an unknown operator or a ratio outside (0, 1].
+
+    References
+    ----------
+    X. Xie et al., "Contrastive learning for sequential recommendation", ICDE 2022.
+    """
+    from recbook.utils import check_int, check_seed
+
+    if not isinstance(train, pd.DataFrame):
+        raise TypeError(f"train must be a pandas DataFrame, got {type(train).__name__}")
+    missing = [c for c in ("user", "item") if c not in train.columns]
+    if missing:
+        raise ValueError(f"train is missing column(s) {missing}")
+    n_views = check_int("n_views", n_views)
+    min_length = check_int("min_length", min_length)
+    seed = check_seed(seed)
+    if isinstance(ops, str) or not isinstance(ops, Sequence) or len(ops) == 0:
+        raise TypeError(f"ops must be a non-empty sequence of names from {AUGMENT_OPS}, got {ops!r}")
+    unknown = [o for o in ops if o not in AUGMENT_OPS]
+    if unknown:
+        raise ValueError(f"unknown augmentation operator(s) {unknown}; choose from {AUGMENT_OPS}")
+    crop, mask, reorder = _check_ratio("crop", crop), _check_ratio("mask", mask), _check_ratio("reorder", reorder)
+    ops = list(ops)
+    columns = [c for c in ("user", "item", "rating", "timestamp") if c in train.columns]
+    frame = train[columns].reset_index(drop=True)
+    u_codes, users = pd.factorize(frame["user"], sort=False)
+    pos = np.arange(len(frame))
+    if "timestamp" in frame.columns:
+        ts = frame["timestamp"].to_numpy()
+        if ts.dtype.kind not in "iufM":
+            raise TypeError(f"train['timestamp'] must be numeric or datetime, got dtype {ts.dtype}")
+        if ts.dtype.kind == "M":
+            ts = ts.astype("datetime64[ns]").astype(np.int64)
+        order = np.lexsort((pos, ts, u_codes))
+    else:
+        order = np.lexsort((pos, u_codes))
+    sorted_u = u_codes[order]
+    starts = np.searchsorted(sorted_u, np.arange(len(users)), side="left")
+    ends = np.searchsorted(sorted_u, np.arange(len(users)), side="right")
+    integer_ids = pd.api.types.is_integer_dtype(frame["user"].dtype)
+    offset = int(frame["user"].max()) + 1 if integer_ids and len(frame) else 0
+    rng = np.random.default_rng(seed)
+    pieces, sources, new_ids = [], [], []
+    for v in range(n_views):
+        for code in range(len(users)):
+            rows = order[starts[code] : ends[code]]
+            op = ops[int(rng.integers(len(ops)))]
+            keep = _augment_one(rows, op, rng, crop, mask, reorder)
+            if len(keep) < min_length:
+                continue
+            pieces.append(rows[keep])
+            sources.append(np.full(len(keep), code))
+            new_ids.append(offset + v * len(users) + code if integer_ids else f"{users[code]}~aug{v}")
+    if not pieces:
+        return pd.DataFrame({**{c: frame[c].iloc[:0] for c in columns}, "source_user": frame["user"].iloc[:0]})
+    rows = np.concatenate(pieces)
+    out = frame.iloc[rows].reset_index(drop=True)
+    lengths = [len(p) for p in pieces]
+    out["user"] = np.repeat(np.asarray(new_ids, dtype=object if not integer_ids else np.int64), lengths)
+    out["timestamp"] = np.concatenate([np.arange(n) for n in lengths]).astype(np.int64)
+    out["source_user"] = users[np.concatenate(sources)]
+    return out
+
+
+def fine_tune(pretrained: "SequentialRecommender", train: pd.DataFrame, **params: Any) -> "SequentialRecommender":
+    """Train a copy of ``pretrained`` further on ``train``: pre-training then fine-tuning.
+
+    A new model of ``pretrained``'s class and hyper-parameters (``params``
+    override some, e.g. ``n_epochs`` or ``lr``) starts from ``pretrained``'s
+    fitted weights instead of a random initialisation and is trained on
+    ``train`` with the usual next-item loss:
+
+    * every parameter is copied by name (positional embeddings, attention or
+      GRU weights, layer norms);
+    * the item table :math:`E` and the output bias :math:`b` are matched by
+      item **id**. The model's catalogue is the union of ``train``'s items and
+      the pre-trained ones, so an item seen only in pre-training keeps its
+      embedding and can still be recommended; an item new to ``train`` starts
+      from the random initialisation.
+
+    The users of ``train`` need not be the pre-training users (a user's
+    history is read from ``train`` only), which is what makes the design of
+    section 6.5 honest: pre-train on some users, fine-tune and test on others.
+
+    Parameters
+    ----------
+    pretrained : GRU4Rec or SASRec
+        A fitted model.
+    train : pandas.DataFrame
+        The fine-tuning interactions.
+    **params
+        Hyper-parameters to change; those that set the shapes (``n_factors``,
+        ``max_len``, ``n_layers``, ``n_heads``) must stay as they are.
+
+    Returns
+    -------
+    SequentialRecommender
+        The fine-tuned model (fitted).
+
+    Raises
+    ------
+    TypeError
+        ``pretrained`` is not a fitted sequential model.
+    ValueError
+        A shape-setting hyper-parameter was changed, or an unknown one given.
+    """
+    if not isinstance(pretrained, SequentialRecommender):
+        raise TypeError(f"pretrained must be a fitted GRU4Rec or SASRec, got {type(pretrained).__name__}")
+    if not hasattr(pretrained, "state_dict_"):
+        raise TypeError(f"pretrained {type(pretrained).__name__} is not fitted: call fit first")
+    current = pretrained.get_params(deep=False)
+    unknown = sorted(set(params) - set(current))
+    if unknown:
+        raise ValueError(f"unknown hyper-parameter(s) {unknown} for {type(pretrained).__name__}")
+    fixed = [k for k in ("n_factors", "max_len", "n_layers", "n_heads") if k in params and params[k] != current.get(k)]
+    if fixed:
+        raise ValueError(f"fine_tune cannot change {fixed}: they set the shapes of the pre-trained weights")
+    model = type(pretrained)(**{**current, **params})
+    model._init_from = pretrained  # read by TorchRecommender._fit: the warm start
+    model._init_extend = True  # read by _extra_items: the pre-trained items join the catalogue
+    try:
+        model.fit(train)
+    finally:
+        del model._init_from, model._init_extend
+    return model
+
+
+def sparse_users_split(
+    train: pd.DataFrame, test: pd.DataFrame, n_keep: int = 5, source_fraction: float = 0.5, seed: int = 0
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Make a sparse next-item task out of a ``sequential`` split, with disjoint users for pre-training.
+
+    The users of ``train`` are shuffled with ``seed`` and cut in two groups:
+
+    * **source** users (a share ``source_fraction``): their whole training
+      history, the data one may pre-train on;
+    * **target** users (the others): only their latest ``n_keep`` training
+      interactions (time order, ties by file order), the sparse data, and
+      their rows of ``test``.
+
+    No target user's data reaches the source part, so pre-training on it
+    cannot leak the target users' test items.
+
+    Parameters
+    ----------
+    train, test : pandas.DataFrame
+        A split of the ``sequential`` protocol (with a ``timestamp`` column).
+    n_keep : int, default 5
+        Training interactions kept per target user.
+    source_fraction : float in (0, 1), default 0.5
+    seed : int, default 0
+        The shuffle of the users.
+
+    Returns
+    -------
+    (source, target_train, target_test) : tuple of pandas.DataFrame
+    """
+    from recbook.utils import check_int, check_seed
+
+    for name, frame in (("train", train), ("test", test)):
+        if not isinstance(frame, pd.DataFrame):
+            raise TypeError(f"{name} must be a pandas DataFrame, got {type(frame).__name__}")
+        missing = [c for c in ("user", "item", "timestamp") if c not in frame.columns]
+        if missing:
+            raise ValueError(f"{name} is missing column(s) {missing}")
+    n_keep = check_int("n_keep", n_keep)
+    seed = check_seed(seed)
+    if isinstance(source_fraction, bool) or not isinstance(source_fraction, (int, float, np.integer, np.floating)):
+        raise TypeError(f"source_fraction must be a number in (0, 1), got {type(source_fraction).__name__}")
+    if not 0.0 < float(source_fraction) < 1.0:
+        raise ValueError(f"source_fraction must be in (0, 1), got {source_fraction}")
+    users = pd.unique(train["user"])
+    users = users[np.argsort(users, kind="stable")]
+    shuffled = np.random.default_rng(seed).permutation(users)
+    n_source = int(round(float(source_fraction) * len(users)))
+    if not 0 < n_source < len(users):
+        raise ValueError(f"source_fraction {source_fraction} leaves one group of {len(users)} users empty")
+    source_users = shuffled[:n_source]
+    is_source = train["user"].isin(source_users).to_numpy()
+    source = train[is_source]
+    target = train[~is_source]
+    pos = np.arange(len(target))
+    codes = pd.factorize(target["user"], sort=False)[0]
+    order = np.lexsort((pos, target["timestamp"].to_numpy(), codes))
+    rank_from_end = pd.Series(codes[order]).groupby(codes[order]).cumcount(ascending=False).to_numpy()
+    keep = np.zeros(len(target), dtype=bool)
+    keep[order[rank_from_end < n_keep]] = True
+    target_train = target[keep]
+    target_test = test[test["user"].isin(pd.unique(target_train["user"]))]
+    return source, target_train, target_test
 
 
 # ---------------------------------------------------------------- modules
@@ -260,6 +562,17 @@ class SequentialRecommender(TorchRecommender):
         """The users' ``(len(u), max_len + 1)`` windows on ``u``'s device."""
         seq = torch.as_tensor(self.sequences_, dtype=torch.long)
         return seq[u.cpu()].to(u.device)
+
+    # ------------------------------------------------------ pre-training
+    #: Row ``j + 1`` of the item table is item ``j`` (row 0 pads); the output bias has no padding.
+    _id_tables: ClassVar[dict[str, str | tuple[str, int]]] = {"item.weight": ("item", 1), "bias": "item"}
+
+    def _extra_items(self, frame: pd.DataFrame) -> np.ndarray:
+        """While :func:`fine_tune` fits, the pre-trained items join the catalogue."""
+        init = getattr(self, "_init_from", None)
+        if init is None or not getattr(self, "_init_extend", False):
+            return np.empty(0, dtype=object)
+        return np.asarray(init.item_ids_)
 
     # ------------------------------------------------------ randomness
     @staticmethod
@@ -490,3 +803,69 @@ class SASRec(SequentialRecommender):
         return _SASRecNet(
             self.n_items_, int(self.n_factors), int(self.max_len), int(self.n_layers), int(self.n_heads), float(self.dropout)
         )
+
+    def attention_maps(self, users: Any) -> np.ndarray:
+        r"""The attention weights of every block and head for some users' scoring windows.
+
+        For each user, the window the model scores (the last ``max_len``
+        training items, left-padded) goes through the fitted network in
+        evaluation mode (no dropout), and each block's weights
+        :math:`A = \mathrm{softmax}\big(QK^\top / \sqrt{d_h} + M\big)` are
+        returned: ``A[t, s]`` is how much position :math:`t` reads position
+        :math:`s` (rows sum to 1; masked entries are 0). The recommendation is
+        read from the last row, ``A[-1]``. The weights are recomputed from the
+        block's own ``qkv`` projection and mask by forward hooks, so they are
+        exactly the ones the forward pass used.
+
+        Attention weights show where a block *looks*, not why the score comes
+        out as it does (Jain & Wallace 2019); section 6.5 sets them beside
+        integrated-gradients attributions.
+
+        Parameters
+        ----------
+        users : array-like
+            User ids of the training data.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``(len(users), n_layers, n_heads, max_len, max_len)`` float64;
+            position ``max_len - 1`` holds the most recent item.
+
+        Raises
+        ------
+        ValueError
+            An unknown user (it has no window to explain).
+        """
+        self._check_fitted()
+        users = np.atleast_1d(np.asarray(users))
+        u = self._user_index.get_indexer(users)
+        if (u < 0).any():
+            raise ValueError(f"unknown user(s) {users[u < 0][:5].tolist()}: attention_maps needs training users")
+        module = self._get_module()
+        device = next(module.parameters()).device
+        maps: list[torch.Tensor] = []
+        masks: list[torch.Tensor] = []
+        handles = []
+        for block in module.blocks:
+            handles.append(block.register_forward_pre_hook(lambda _m, args: masks.append(args[1])))
+
+            def grab(m: torch.nn.Module, _inp: Any, out: torch.Tensor, block: torch.nn.Module = block) -> None:
+                b, length, three_d = out.shape
+                h = block.n_heads
+                dh = three_d // 3 // h
+                q, k, _v = out.view(b, length, 3, h, dh).permute(2, 0, 3, 1, 4)
+                att = (q @ k.transpose(-1, -2)) / math.sqrt(dh)
+                maps.append(att.masked_fill(masks[-1][:, None], float("-inf")).softmax(dim=-1))
+
+            handles.append(block.qkv.register_forward_hook(grab))
+        was_training = module.training
+        module.eval()
+        try:
+            with torch.no_grad():
+                self._scores(module, torch.as_tensor(u, dtype=torch.long, device=device))
+        finally:
+            for handle in handles:
+                handle.remove()
+            module.train(was_training)
+        return torch.stack(maps, dim=1).cpu().numpy().astype(np.float64)
