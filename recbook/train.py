@@ -34,10 +34,11 @@ the module's device), ``generator`` the CPU generator for any sampling.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,11 +55,31 @@ __all__ = [
     "world_size",
     "save_checkpoint",
     "load_checkpoint",
+    "seeded",
 ]
 
 LossFn = Callable[[torch.nn.Module, dict[str, torch.Tensor], torch.Generator], torch.Tensor]
 #: Format tag of the checkpoints written by :func:`save_checkpoint`.
 CHECKPOINT_FORMAT = "recbook-train-checkpoint-1"
+
+
+@contextlib.contextmanager
+def seeded(generator: torch.Generator, device: torch.device | str = "cpu") -> Iterator[None]:
+    """Run a block with torch's global generator forked and seeded from ``generator``.
+
+    Dropout (``torch.nn.Dropout``, a GRU's inter-layer dropout) draws from the
+    global generator. Inside this block it draws from a seed taken from
+    ``generator`` (the training loop's local generator), so a seeded training
+    run is reproducible and the caller's random state is untouched. Models
+    with dropout run their forward pass in it (:mod:`recbook.models.sequential`),
+    and so does :class:`recbook.distill.Distiller` around a student's scores.
+    """
+    seed = int(torch.randint(0, 2**62, (1,), generator=generator))
+    device = torch.device(device)
+    devices = [device] if device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        yield
 
 
 # ------------------------------------------------------------ distributed

@@ -74,6 +74,7 @@ import torch
 
 from recbook.base import Recommender
 from recbook.distill import losses as _losses
+from recbook.train import seeded
 from recbook.utils import Boolean, InstanceOf, Integer, Options, Real
 
 __all__ = ["Distiller", "LOSSES"]
@@ -294,9 +295,7 @@ class Distiller(Recommender):
                 users = torch.unique(batch["u"])
                 # dropout in the student's forward pass draws from torch's global generator:
                 # seed it from the loop's generator, so a seed fixes the run
-                seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-                with torch.random.fork_rng(devices=[]):
-                    torch.manual_seed(seed)
+                with seeded(generator, users.device):
                     s = student._scores(module, users)
                 tt = table[users.cpu()].to(s.device)
                 mask = seen[users.cpu()].to(s.device)

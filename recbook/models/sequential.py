@@ -95,9 +95,8 @@ X. Xie, F. Sun, Z. Liu, S. Wu, J. Gao, J. Zhang, B. Ding and B. Cui,
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -107,6 +106,7 @@ import torch
 import torch.nn.functional as F
 
 from recbook.models.base import TorchRecommender
+from recbook.train import seeded as _seeded
 from recbook.utils import Integer, Real
 
 __all__ = [
@@ -575,23 +575,8 @@ class SequentialRecommender(TorchRecommender):
         return np.asarray(init.item_ids_)
 
     # ------------------------------------------------------ randomness
-    @staticmethod
-    @contextlib.contextmanager
-    def seeded(generator: torch.Generator, device: torch.device | str = "cpu") -> Iterator[None]:
-        """Run a block with torch's global generator forked and seeded from ``generator``.
-
-        Dropout (``torch.nn.Dropout``, the GRU's inter-layer dropout) draws
-        from the global generator; inside this block it draws from a seed
-        taken from ``generator``, so a seeded training run is reproducible and
-        the caller's random state is untouched. Use it around ``_scores`` of a
-        module in training mode (a distilled student with dropout).
-        """
-        seed = int(torch.randint(0, 2**62, (1,), generator=generator))
-        device = torch.device(device)
-        devices = [device] if device.type == "cuda" else []
-        with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(seed)
-            yield
+    #: :func:`recbook.train.seeded`: dropout draws from the loop's generator.
+    seeded = staticmethod(_seeded)
 
     # ---------------------------------------------------------- the hooks
     def _loss(self, module: torch.nn.Module, batch: dict[str, torch.Tensor], generator: torch.Generator) -> torch.Tensor:
