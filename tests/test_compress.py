@@ -271,3 +271,48 @@ def test_quantize_embeddings_scores_through_the_same_code():
         quantize_embeddings(module, bits=16)
     with pytest.raises(ValueError, match="nn.Embedding"):
         quantize_embeddings(torch.nn.Linear(2, 2))
+
+
+# ------------------------------------------------------------------ Compressed
+def _implicit_frame():
+    import pandas as pd
+
+    rng = np.random.default_rng(1)
+    frame = pd.DataFrame({"user": rng.integers(0, 60, 1500), "item": rng.integers(0, 120, 1500), "rating": 1.0})
+    return frame.drop_duplicates(["user", "item"])
+
+
+@pytest.mark.parametrize("method, tolerance", [("int8", 0.01), ("int4", 0.2)])
+def test_compressed_scores_close_to_the_model_and_smaller(method, tolerance):
+    from recbook.compress import Compressed
+    from recbook.models import TorchBPR
+
+    frame = _implicit_frame()
+    model = TorchBPR(n_factors=32, n_epochs=3).fit(frame)
+    small = Compressed(model, method=method).fit(frame)
+    assert small.model_ is model  # a fitted model is reused, not refitted
+    users = model.user_ids_[:7]
+    exact, approx = model.score_items(users), small.score_items(users)
+    scale = np.abs(exact).max()
+    assert 0 < np.abs(exact - approx).max() <= tolerance * scale
+    bound = 4 * 32 / (32 + 8) if method == "int8" else 4 * 32 / (16 + 8)
+    assert small.base_table_nbytes_ / small.table_nbytes_ == pytest.approx(bound)
+    assert small.nbytes_ < small.base_nbytes_
+    np.testing.assert_allclose(small.predict(users[:3], model.item_ids_[:3]), np.diag(approx[:3, :3]), rtol=1e-6)
+    unfitted = Compressed(TorchBPR(n_factors=32, n_epochs=3), method=method).fit(frame)
+    np.testing.assert_allclose(unfitted.score_items(users), approx, rtol=1e-6)  # same seed, same model
+
+
+def test_compressed_bad_input():
+    from recbook.baselines import Popularity
+    from recbook.compress import Compressed
+    from recbook.models import TorchBPR
+
+    frame = _implicit_frame()
+    with pytest.raises(TypeError, match="torch model"):
+        Compressed(Popularity()).fit(frame)
+    with pytest.raises(ValueError, match="method"):
+        Compressed(TorchBPR(), method="int2").fit(frame)
+    other = TorchBPR(n_factors=4, n_epochs=1).fit(frame[frame["user"] < 30])
+    with pytest.raises(ValueError, match="other users"):
+        Compressed(other).fit(frame)

@@ -10,6 +10,9 @@
   ``torch.nn.utils.prune``, and :func:`remove_pruning`.
 * :mod:`recbook.compress.sharing` -- parameter sharing: :class:`QREmbedding`
   (the quotient-remainder trick) and :class:`HashEmbedding` (the hashing trick).
+* :mod:`recbook.compress.serve` -- :class:`Compressed`, a torch
+  recommender scored through a compressed copy of its module, with the
+  estimator interface (so the protocols evaluate it like any model).
 * :mod:`recbook.compress.size` -- :func:`state_nbytes`, the bytes of the saved
   state, the book's one measure of a model's size.
 
@@ -36,6 +39,8 @@ _WHERE = {
     "sharing": "recbook.compress.sharing",
     "QREmbedding": "recbook.compress.sharing",
     "HashEmbedding": "recbook.compress.sharing",
+    "serve": "recbook.compress.serve",
+    "Compressed": "recbook.compress.serve",
     "size": "recbook.compress.size",
     "state_nbytes": "recbook.compress.size",
 }
