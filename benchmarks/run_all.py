@@ -32,9 +32,11 @@ OTHERS = [
     # Part II (chapters 6-7): about an hour together on a 2-core laptop
     "bench_large.py",
     "bench_sequential.py",
+    "sequential_sparsity.py",
     "bench_text_distill.py",
     "distill_rating.py",
     "distill_ranking.py",
+    "distill_uses.py",
 ]
 #: Scripts started under torchrun (two processes) instead of plain python.
 TORCHRUN = {"ddp_train.py"}
