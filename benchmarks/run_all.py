@@ -36,6 +36,7 @@ OTHERS = [
     "bench_text_distill.py",
     "distill_rating.py",
     "distill_ranking.py",
+    "distill_topk.py",
     "distill_uses.py",
 ]
 #: Scripts started under torchrun (two processes) instead of plain python.
