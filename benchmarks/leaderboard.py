@@ -145,6 +145,28 @@ def distillation_sections() -> list[str]:
     return out
 
 
+def compression_table(frame: pd.DataFrame) -> str:
+    """One row per (model, method): saved bytes, how much smaller than the teacher, NDCG@10 and its share."""
+    lines = ["| model | served as | saved bytes | smaller than the teacher | NDCG@10 | share of the teacher's NDCG@10 |",
+             "| --- | --- | --- | --- | --- | --- |"]
+    for (model, method), part in frame.groupby(["model", "method"], sort=False):
+        lines.append(f"| {model} | {method} | {int(round(part['bytes'].mean()))} | "
+                     f"{part['smaller_than_teacher'].mean():.1f}x | {_cell(part['ndcg'])} | "
+                     f"{100 * part['share_of_teacher_ndcg'].mean():.1f} % |")
+    return "\n".join(lines)
+
+
+def compression_sections() -> list[str]:
+    path = RESULTS / "compress_pipeline.csv"
+    if not path.exists():
+        return []
+    return ["## Compressing chapter 7's teacher", "", get_protocol_text("topk"), "",
+            "EASE (`reg=500`, its item-item matrix saved in float32) against TorchBPR students distilled from it",
+            "with chapter 7.6's setting, served in float32, int8 and int4 (`recbook.compress.Compressed`); sizes",
+            "are the bytes of the saved state (`benchmarks/compress_pipeline.py`).", "",
+            compression_table(pd.read_csv(path)), ""]
+
+
 def get_protocol_text(name: str) -> str:
     from recbook.evaluate import get_protocol
 
@@ -171,9 +193,10 @@ def render() -> str:
         "The top-K table also holds `TorchBPR` (`recbook.models`), the same BPR model written on the",
         "torch base that Part II's models share, as a check that the base trains a model as well as the",
         "hand-written numba loop of chapter 3.4, and the large models of chapter 6 (NeuMF, Mult-VAE); the",
-        "next-item table holds chapter 6's sequential models, and the last three tables chapter 7's distillation.",
+        "next-item table holds chapter 6's sequential models, then three tables chapter 7's distillation",
+        "and the last one chapter 8's compression.",
         "",
-        "Regenerate with `make bench` (about a quarter of an hour on a 2-core laptop).",
+        "Regenerate with `make bench` (several hours on a 2-core laptop; each script in `benchmarks/` states its time).",
         "",
         f"**Run of {machine['date']}** on {machine['cpu']} ({machine['cores']} cores, {machine['threads']} threads), "
         f"Python {machine['python']}, {machine['system']}; {versions}.",
@@ -219,6 +242,7 @@ def render() -> str:
             "",
         ]
     out += distillation_sections()
+    out += compression_sections()
     return "\n".join(out).rstrip() + "\n"
 
 

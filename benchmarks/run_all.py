@@ -29,7 +29,7 @@ OTHERS = [
     "bench_content.py",
     "repro_switches.py",
     "ddp_train.py",
-    # Part II (chapters 6-7): about an hour together on a 2-core laptop
+    # Part II (chapters 6-8): several hours together on a 2-core laptop (each docstring gives its time)
     "bench_large.py",
     "bench_sequential.py",
     "sequential_sparsity.py",
@@ -38,6 +38,9 @@ OTHERS = [
     "distill_ranking.py",
     "distill_topk.py",
     "distill_uses.py",
+    # chapter 8
+    "compress_embeddings.py",
+    "compress_pipeline.py",  # after distill_topk.py, whose validation choice it reads
 ]
 #: Scripts started under torchrun (two processes) instead of plain python.
 TORCHRUN = {"ddp_train.py"}
