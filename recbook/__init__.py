@@ -30,6 +30,7 @@ _SUBMODULES = {
     "models",
     "distill",
     "compress",
+    "online",
 }
 
 __all__ = sorted(_SUBMODULES) + ["__version__"]

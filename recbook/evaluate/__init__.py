@@ -10,6 +10,10 @@ r"""Evaluation: metrics on a split, the book's named protocols, and spread.
   ``sequential``), each with its data set, split, seeds, relevance rule and K.
 * :mod:`recbook.evaluate.stats` -- :func:`summarize` (mean and std over
   seeds) and :func:`paired_bootstrap` (is a difference on one split real?).
+* :mod:`recbook.evaluate.beyond` -- :func:`topk_confusion` (top-K lists as yes/no predictions: accuracy, micro precision,
+  recall, F1) and :func:`satisfied_share` (share of users with at least m hits).
+* :mod:`recbook.evaluate.abtest` -- online tests: :func:`ab_sample_size`, :func:`two_proportion_ztest`,
+  :func:`simulate_peeking`.
 
 References
 ----------
@@ -30,9 +34,16 @@ from recbook.evaluate.core import (
 )
 from recbook.evaluate.protocols import PROTOCOLS, Protocol, Tuned, get_protocol, is_rating_model
 from recbook.evaluate.stats import format_mean_std, paired_bootstrap, summarize
+from recbook.evaluate.abtest import ab_sample_size, simulate_peeking, two_proportion_ztest
+from recbook.evaluate.beyond import satisfied_share, topk_confusion
 
 __all__ = [
     "RATING_METRICS",
+    "ab_sample_size",
+    "satisfied_share",
+    "simulate_peeking",
+    "topk_confusion",
+    "two_proportion_ztest",
     "PROTOCOLS",
     "Protocol",
     "Tuned",
