@@ -14,6 +14,10 @@ validation (read from ``distill_topk_choice.csv``), then served in float32,
 int8 and int4 through :class:`recbook.compress.Compressed`; their size is
 the bytes of the saved state of the module that scores.
 
+With ``--part prune``: distillation, structured pruning and quantization
+together (see :func:`main_prune`), written to
+``benchmarks/results/compress_pipeline_pruned.csv``.
+
 Writes ``benchmarks/results/compress_pipeline.csv`` (one row per variant and
 seed: model, method, params, bytes, ratio to the teacher's bytes, NDCG@10,
 Recall@10, share of the teacher's NDCG@10).
@@ -30,6 +34,7 @@ from _results import RESULTS, save
 from distill_topk import TEACHER_REG, student_params, student_width, teacher_params
 from recbook.cf import EASE
 from recbook.compress import Compressed, state_nbytes
+from recbook.compress.prune import fine_tune_pruned, prune_dimensions
 from recbook.distill import Distiller
 from recbook.evaluate import get_protocol
 from recbook.models.bpr import TorchBPR
@@ -48,7 +53,13 @@ def chosen_setting() -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="one seed, one size, 5 epochs (nothing written)")
+    parser.add_argument("--part", choices=("quantize", "prune"), default="quantize",
+                        help="quantize: distilled students served in float32/int8/int4 (compress_pipeline.csv); "
+                             "prune: a 1/16 student distilled, half its dimensions pruned, fine-tuned, then quantized "
+                             "(compress_pipeline_pruned.csv)")
     args = parser.parse_args()
+    if args.part == "prune":
+        return main_prune(args)
     p = get_protocol("topk")
     ratings = p.load()
     setting = chosen_setting()
@@ -87,6 +98,57 @@ def main() -> None:
           .agg(["mean", "std"]).round(4).to_string())
     if not args.quick:
         save("compress_pipeline", table)
+
+
+def main_prune(args) -> None:
+    """Distillation, then structured pruning, then quantization: the chapter's combined pipeline.
+
+    Per seed: a student of 1/16 of the teacher's parameters is distilled
+    (setting of chapter 7.6), half of its latent dimensions are removed
+    (:func:`recbook.compress.prune.prune_dimensions`, which keeps the
+    dimensions with the largest ``||P[:, k]|| * ||Q[:, k]||``), and the pruned
+    student, now about 1/32 of the teacher, is (a) served as it is,
+    (b) fine-tuned for 5 epochs on its own BPR loss
+    (:func:`~recbook.compress.prune.fine_tune_pruned`) or (c) re-distilled for
+    10 epochs from the teacher, warm-started from its pruned weights
+    (``Distiller(warm_start=...)``); each is then served in float32 and int8.
+    """
+    p = get_protocol("topk")
+    ratings = p.load()
+    setting = chosen_setting()
+    seeds = p.seeds[:1] if args.quick else p.seeds
+    epochs = {"n_epochs": 5} if args.quick else {}
+    rows = []
+    for seed in seeds:
+        train, test = p.split(ratings, seed=seed)
+        n_users, n_items = train["user"].nunique(), train["item"].nunique()
+        teacher = EASE(reg=TEACHER_REG).fit(train)
+        t_bytes = state_nbytes({"B": np.asarray(teacher.B_, dtype=np.float32)})
+        t_ndcg = p.evaluate(teacher, train, test)["ndcg"]
+        d = student_width(n_users, n_items, teacher_params(n_items) / 16)
+        big = Distiller(teacher, TorchBPR(n_factors=d, **epochs), seed=seed, **setting).fit(train).student_
+        pruned = prune_dimensions(big, d // 2)
+        tuned = fine_tune_pruned(prune_dimensions(big, d // 2), n_epochs=5, seed=seed)
+        redistilled = Distiller(teacher, TorchBPR(n_factors=d // 2, n_epochs=2 if args.quick else 10), seed=seed,
+                                warm_start=pruned, **setting).fit(train).student_
+        variants = {f"1/16 distilled (d={d})": big, f"pruned to d={d // 2}": pruned,
+                    f"pruned to d={d // 2}, fine-tuned": tuned, f"pruned to d={d // 2}, re-distilled": redistilled}
+        for name, model in variants.items():
+            served = {"float32": (model, state_nbytes(model._get_module()))}
+            c = Compressed(model, method="int8").fit(train)
+            served["int8"] = (c, c.nbytes_)
+            for method, (est, nbytes) in served.items():
+                res = p.evaluate(est, train, test)
+                rows.append({"model": name, "method": method, "seed": seed, "bytes": nbytes,
+                             "ndcg": res["ndcg"], "recall": res["recall"], "teacher_bytes": t_bytes, "teacher_ndcg": t_ndcg,
+                             "smaller_than_teacher": t_bytes / nbytes, "share_of_teacher_ndcg": res["ndcg"] / t_ndcg})
+                print(f"seed {seed} {name} {method}: {nbytes:,} B ({t_bytes / nbytes:.0f}x smaller), "
+                      f"NDCG@10 {res['ndcg']:.4f} ({100 * res['ndcg'] / t_ndcg:.1f}% of the teacher)", flush=True)
+    table = pd.DataFrame(rows)
+    print(table.groupby(["model", "method"], sort=False)[["bytes", "smaller_than_teacher", "ndcg", "share_of_teacher_ndcg"]]
+          .agg(["mean", "std"]).round(4).to_string())
+    if not args.quick:
+        save("compress_pipeline_pruned", table)
 
 
 if __name__ == "__main__":

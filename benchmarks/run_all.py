@@ -41,6 +41,11 @@ OTHERS = [
     # chapter 8
     "compress_embeddings.py",
     "compress_pipeline.py",  # after distill_topk.py, whose validation choice it reads
+    "compress_retrieval.py",
+    "mixed_precision.py",
+    # chapter 9
+    "online_learning.py",
+    "eval_protocols.py",
 ]
 #: Scripts started under torchrun (two processes) instead of plain python.
 TORCHRUN = {"ddp_train.py"}

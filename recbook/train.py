@@ -16,6 +16,11 @@ once, for every model:
   ``torch.load(..., weights_only=True)``);
 * the **history** as a DataFrame (``epoch``, ``loss``, and ``validation``
   where evaluated);
+* **mixed precision** (chapter 8): inside :func:`mixed_precision`, every
+  forward pass and loss run under ``torch.autocast`` in bfloat16 or float16,
+  while the parameters, their gradients and the optimiser's state stay
+  float32 (the *master weights*); the backward pass runs outside autocast, as
+  PyTorch requires;
 * **data parallelism** on PyTorch's distributed engine. Started under
   ``torchrun`` with a process group initialised (:func:`init_distributed`),
   the same call trains with ``DistributedDataParallel``: every rank draws the
@@ -56,11 +61,49 @@ __all__ = [
     "save_checkpoint",
     "load_checkpoint",
     "seeded",
+    "mixed_precision",
 ]
 
 LossFn = Callable[[torch.nn.Module, dict[str, torch.Tensor], torch.Generator], torch.Tensor]
 #: Format tag of the checkpoints written by :func:`save_checkpoint`.
 CHECKPOINT_FORMAT = "recbook-train-checkpoint-1"
+
+
+_AUTOCAST: list[torch.dtype] = []
+
+
+@contextlib.contextmanager
+def mixed_precision(dtype: torch.dtype = torch.bfloat16) -> Iterator[None]:
+    r"""Train every model fitted inside this block in mixed precision (Micikevicius et al. 2018).
+
+    :func:`train_module` runs each forward pass and loss under
+    ``torch.autocast(device, dtype)``: matrix products and other
+    autocast-eligible operations compute in ``dtype`` (16-bit floats), while
+    the parameters stay float32 and receive float32 gradients and updates,
+
+    .. math::
+
+        \theta \leftarrow \theta - \eta\, g\big(\operatorname{fp16}(\theta)\big), \qquad \theta \in \text{float32},
+
+    so an update smaller than 16-bit floats can resolve is not lost. bfloat16
+    keeps float32's exponent range and needs no loss scaling; float16 would
+    (on CPU, bfloat16 is the supported choice). Nothing here stores a weight
+    as an integer: that is quantization (:mod:`recbook.compress.quantize`).
+
+    Examples
+    --------
+    >>> import torch
+    >>> from recbook.train import mixed_precision
+    >>> with mixed_precision(torch.bfloat16):
+    ...     pass  # model.fit(train) here trains with bfloat16 compute
+    """
+    if dtype not in (torch.bfloat16, torch.float16):
+        raise ValueError(f"mixed precision computes in torch.bfloat16 or torch.float16, got {dtype!r}")
+    _AUTOCAST.append(dtype)
+    try:
+        yield
+    finally:
+        _AUTOCAST.pop()
 
 
 @contextlib.contextmanager
@@ -319,7 +362,12 @@ def train_module(
                     continue  # a last global batch too small to shard
                 idx = torch.tensor_split(idx, ranks)[this_rank]
             batch = {k: v[idx].to(device) for k, v in data.items()}
-            loss = step(batch, sample_generator)
+            if _AUTOCAST:
+                with torch.autocast(device.type, dtype=_AUTOCAST[-1]):
+                    loss = step(batch, sample_generator)
+                loss = loss.float()
+            else:
+                loss = step(batch, sample_generator)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

@@ -316,3 +316,31 @@ def test_compressed_bad_input():
     other = TorchBPR(n_factors=4, n_epochs=1).fit(frame[frame["user"] < 30])
     with pytest.raises(ValueError, match="other users"):
         Compressed(other).fit(frame)
+
+
+def test_quantize_linear_int8_is_smaller_and_close():
+    from recbook.compress import quantize_linear
+
+    torch.manual_seed(0)
+    mlp = torch.nn.Sequential(torch.nn.Linear(64, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8))
+    small = quantize_linear(mlp)
+    assert isinstance(mlp[0], torch.nn.Linear)  # the original is untouched
+    assert state_nbytes(small) < state_nbytes(mlp) / 1.8
+    x = torch.randn(50, 64)
+    exact, approx = mlp(x), small(x)
+    assert 0 < float((exact - approx).abs().max()) < 0.05 * float(exact.abs().max())
+    with pytest.raises(ValueError, match="no nn.Linear"):
+        quantize_linear(torch.nn.Embedding(5, 3))
+
+
+def test_compressed_linear_int8_on_neumf():
+    from recbook.compress import Compressed
+    from recbook.models import NeuMF
+
+    frame = _implicit_frame()
+    model = NeuMF(n_factors=8, mlp_layers=(32, 16), n_epochs=2).fit(frame)
+    small = Compressed(model, method="linear-int8").fit(frame)
+    users = model.user_ids_[:5]
+    exact, approx = model.score_items(users), small.score_items(users)
+    assert np.abs(exact - approx).max() <= 0.05 * np.abs(exact).max()
+    assert small.nbytes_ < small.base_nbytes_ and small.table_nbytes_ == 0

@@ -374,3 +374,22 @@ def test_sampled_protocol_counts_ties_against_the_positive_item():
     res = evaluate_topk_sampled(model, both, test, k=10, n_negatives=50, seed=0)
     # rank = 1 + |{j : s_j >= s_pos}| = 51 > 10: no hit, although every score is equal
     assert res["hit_rate"] == 0.0 and res["ndcg"] == 0.0
+
+
+def test_pareto_front_against_brute_force():
+    from recbook.evaluate import pareto_front
+
+    rng = np.random.default_rng(0)
+    cost, quality = rng.integers(0, 20, 200).astype(float), rng.integers(0, 20, 200) / 20
+    front = pareto_front(cost, quality)
+    for i in range(len(cost)):
+        dominated = any(cost[j] <= cost[i] and quality[j] >= quality[i] and (cost[j], quality[j]) != (cost[i], quality[i])
+                        for j in range(len(cost)))
+        assert front[i] == (not dominated)
+    assert front[np.argmin(cost + 1e-3 * -quality)]  # the cheapest (best among the cheapest) is on the front
+    with pytest.raises(ValueError, match="one length"):
+        pareto_front([1, 2], [0.1])
+    with pytest.raises(ValueError, match="finite"):
+        pareto_front([1, np.nan], [0.1, 0.2])
+    with pytest.raises(ValueError, match="no variants"):
+        pareto_front([], [])

@@ -161,3 +161,36 @@ def test_two_process_ddp_keeps_ranks_identical_and_learns():
     # DDP with the same global batch lands within the spread of one-process runs over seeds.
     spread = 3 * result["single_ndcg10_std"] + 0.02
     assert abs(result["ddp_ndcg10"] - result["single_ndcg10_mean"]) <= spread, result
+
+
+def test_mixed_precision_computes_in_bfloat16_and_keeps_float32_master_weights():
+    from recbook.train import mixed_precision
+
+    seen = []
+
+    def spy(module, batch, generator):
+        out = module(batch["x"])
+        seen.append(out.dtype)
+        return ((out.squeeze(-1) - batch["y"]) ** 2).mean()
+
+    full, mixed = linear(), linear()
+    train_module(full, mse, regression_problem(), n_epochs=10, batch_size=32, lr=0.05)
+    with mixed_precision(torch.bfloat16):
+        result = train_module(mixed, spy, regression_problem(), n_epochs=10, batch_size=32, lr=0.05)
+    assert set(seen) == {torch.bfloat16}  # the forward pass ran in bfloat16
+    assert mixed.weight.dtype == torch.float32  # the master weights did not
+    assert result.history["loss"].dtype == np.float64
+    w_full, w_mixed = full.weight.detach().numpy(), mixed.weight.detach().numpy()
+    assert not np.array_equal(w_full, w_mixed)  # 16-bit compute changed the path ...
+    np.testing.assert_allclose(w_mixed, w_full, atol=0.05)  # ... not the answer
+    seen.clear()
+    train_module(linear(), spy, regression_problem(), n_epochs=1, batch_size=256)
+    assert seen == [torch.float32]  # outside the block, float32 again
+
+
+def test_mixed_precision_bad_dtype():
+    from recbook.train import mixed_precision
+
+    with pytest.raises(ValueError, match="bfloat16 or torch.float16"):
+        with mixed_precision(torch.int8):
+            pass

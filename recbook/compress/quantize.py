@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["quantize_rows", "QuantizedRows", "QuantizedEmbedding", "quantize_embeddings"]
+__all__ = ["quantize_rows", "QuantizedRows", "QuantizedEmbedding", "quantize_embeddings", "quantize_linear"]
 
 _BITS = (8, 4)
 
@@ -232,3 +232,36 @@ def quantize_embeddings(module: torch.nn.Module, bits: int = 8, min_rows: int = 
                 if q.nbytes < child.weight.numel() * child.weight.element_size():
                     setattr(parent, name, QuantizedEmbedding(q))
     return out
+
+
+def quantize_linear(module: torch.nn.Module) -> torch.nn.Module:
+    r"""A copy of ``module`` with every ``nn.Linear`` replaced by PyTorch's dynamically quantized int8 linear layer.
+
+    Post-training *dynamic* quantization (``torch.ao.quantization.quantize_dynamic``):
+    each weight matrix is stored once in int8 with one float scale per tensor,
+    :math:`W \approx s_W\,Q_W`; at run time every input batch gets its own
+    scale :math:`s_x = \max|x| / 127`, the product :math:`Q_x Q_W^\top` runs in
+    integer arithmetic and is rescaled, :math:`y \approx s_x s_W\, Q_x Q_W^\top + b`.
+    Nothing needs calibration data, which is why it is the usual first step for
+    the multilayer perceptrons of a ranking model; embedding tables are left
+    alone (see :func:`quantize_embeddings`).
+
+    PyTorch has marked ``torch.ao.quantization`` as deprecated in favour of
+    the separate ``torchao`` package; its deprecation warnings are silenced
+    here, and the function keeps working as long as PyTorch ships the module.
+
+    Raises
+    ------
+    ValueError
+        A module without an ``nn.Linear``.
+    """
+    import copy
+    import warnings
+
+    if not any(isinstance(m, torch.nn.Linear) for m in module.modules()):
+        raise ValueError("the module has no nn.Linear to quantize")
+    from torch.ao.quantization import quantize_dynamic
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return quantize_dynamic(copy.deepcopy(module).eval(), {torch.nn.Linear}, dtype=torch.qint8)

@@ -12,6 +12,9 @@ Methods:
     every embedding table row-wise quantized
     (:func:`~recbook.compress.quantize.quantize_embeddings`); tables that
     quantization would not shrink (a bias column) stay float32.
+``"linear-int8"``
+    every ``nn.Linear`` dynamically quantized to int8 by PyTorch
+    (:func:`~recbook.compress.quantize.quantize_linear`); embedding tables stay float32.
 """
 
 from __future__ import annotations
@@ -23,14 +26,14 @@ import pandas as pd
 import torch
 
 from recbook.base import Recommender
-from recbook.compress.quantize import quantize_embeddings
+from recbook.compress.quantize import quantize_embeddings, quantize_linear
 from recbook.compress.size import state_nbytes
 from recbook.utils import InstanceOf, Options
 
 __all__ = ["Compressed", "METHODS"]
 
 #: The compressions :class:`Compressed` applies.
-METHODS = ("int8", "int4")
+METHODS = ("int8", "int4", "linear-int8")
 
 
 class Compressed(Recommender):
@@ -41,7 +44,7 @@ class Compressed(Recommender):
     model : TorchRecommender
         A fitted model is compressed as it is (it must know the training
         users and items); an unfitted one is cloned and fitted first.
-    method : {"int8", "int4"}, default "int8"
+    method : {"int8", "int4", "linear-int8"}, default "int8"
 
     Attributes
     ----------
@@ -53,7 +56,8 @@ class Compressed(Recommender):
         Saved bytes of the compressed and of the original module's state.
     table_nbytes_, base_table_nbytes_ : int
         Bytes of the compressed embedding tables (codes, scales and offsets)
-        and of the same tables in float32.
+        and of the same tables in float32 (both 0 for ``"linear-int8"``,
+        which quantizes no table).
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {
@@ -90,8 +94,10 @@ class Compressed(Recommender):
         else:
             model = clone(model).fit(frame)
         module = model._get_module()
-        bits = {"int8": 8, "int4": 4}[self.method]
-        small = quantize_embeddings(module, bits=bits).eval()
+        if self.method == "linear-int8":
+            small = quantize_linear(module).eval()
+        else:
+            small = quantize_embeddings(module, bits={"int8": 8, "int4": 4}[self.method]).eval()
         self.model_ = model
         self.module_ = small
         self.nbytes_ = state_nbytes(small)

@@ -9,7 +9,8 @@ r"""Evaluation: metrics on a split, the book's named protocols, and spread.
   (:data:`PROTOCOLS`: ``rating``, ``topk``, ``cold-items``, ``cold-users``,
   ``sequential``), each with its data set, split, seeds, relevance rule and K.
 * :mod:`recbook.evaluate.stats` -- :func:`summarize` (mean and std over
-  seeds) and :func:`paired_bootstrap` (is a difference on one split real?).
+  seeds), :func:`paired_bootstrap` (is a difference on one split real?) and
+  :func:`pareto_front` (which variants no other beats on both size and quality).
 * :mod:`recbook.evaluate.beyond` -- :func:`topk_confusion` (top-K lists as yes/no predictions: accuracy, micro precision,
   recall, F1) and :func:`satisfied_share` (share of users with at least m hits).
 * :mod:`recbook.evaluate.abtest` -- online tests: :func:`ab_sample_size`, :func:`two_proportion_ztest`,
@@ -33,13 +34,14 @@ from recbook.evaluate.core import (
     evaluate_topk_sampled,
 )
 from recbook.evaluate.protocols import PROTOCOLS, Protocol, Tuned, get_protocol, is_rating_model
-from recbook.evaluate.stats import format_mean_std, paired_bootstrap, summarize
+from recbook.evaluate.stats import format_mean_std, paired_bootstrap, pareto_front, summarize
 from recbook.evaluate.abtest import ab_sample_size, simulate_peeking, two_proportion_ztest
 from recbook.evaluate.beyond import satisfied_share, topk_confusion
 
 __all__ = [
     "RATING_METRICS",
     "ab_sample_size",
+    "pareto_front",
     "satisfied_share",
     "simulate_peeking",
     "topk_confusion",

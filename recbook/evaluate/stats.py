@@ -18,7 +18,7 @@ import pandas as pd
 
 from recbook.utils import check_fraction, check_int, check_seed
 
-__all__ = ["paired_bootstrap", "summarize", "format_mean_std"]
+__all__ = ["paired_bootstrap", "summarize", "format_mean_std", "pareto_front"]
 
 _STATISTICS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "mean": lambda x: x.mean(axis=-1),
@@ -168,3 +168,42 @@ def format_mean_std(summary: pd.DataFrame, decimals: int = 4) -> pd.DataFrame:
             f"{mu:.{decimals}f}" + ("" if np.isnan(sd) else f" ± {sd:.{decimals}f}") for mu, sd in zip(mean, std)
         ]
     return out
+
+
+def pareto_front(cost: Any, quality: Any) -> np.ndarray:
+    r"""Which variants are on the Pareto front of low cost and high quality.
+
+    Variant :math:`i` is *dominated* when another variant :math:`j` is at
+    least as good on both axes and strictly better on one,
+    :math:`c_j \le c_i,\ q_j \ge q_i` and :math:`(c_j, q_j) \ne (c_i, q_i)`;
+    the front is the set of variants no other dominates. In chapter 8 the cost
+    is a model's saved bytes and the quality its NDCG@10: a compression method
+    off the front is beaten, for its size, by another.
+
+    Parameters
+    ----------
+    cost, quality : array-like of numbers, the same length
+        Lower cost and higher quality are better.
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``True`` for the variants on the front (ties: every copy of an
+        undominated point is on it).
+
+    Examples
+    --------
+    >>> pareto_front([1, 2, 3, 2], [0.1, 0.3, 0.2, 0.25]).tolist()
+    [True, True, False, False]
+    """
+    c = np.asarray(cost, dtype=np.float64)
+    q = np.asarray(quality, dtype=np.float64)
+    if c.ndim != 1 or q.ndim != 1 or len(c) != len(q):
+        raise ValueError(f"cost and quality must be 1-D and of one length, got shapes {c.shape} and {q.shape}")
+    if len(c) == 0:
+        raise ValueError("no variants")
+    if not (np.isfinite(c).all() and np.isfinite(q).all()):
+        raise ValueError("cost and quality must be finite")
+    no_worse = (c[None, :] <= c[:, None]) & (q[None, :] >= q[:, None])  # [i, j]: j at least as good as i
+    better = (c[None, :] < c[:, None]) | (q[None, :] > q[:, None])
+    return ~(no_worse & better).any(axis=1)

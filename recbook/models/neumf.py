@@ -100,15 +100,24 @@ class _NeuMF(torch.nn.Module):
             parts.append(self._tower(torch.cat([self.user_mlp(u), self.item_mlp(i)], dim=-1)))
         return self.head(torch.cat(parts, dim=-1)).squeeze(-1)
 
+    @staticmethod
+    def _dense(layer: torch.nn.Module) -> tuple[torch.Tensor, torch.Tensor]:
+        """A linear layer's weight and bias as float tensors (a dynamically quantized layer's are dequantized)."""
+        w, b = layer.weight, layer.bias
+        if callable(w):  # torch.ao's DynamicQuantizedLinear stores them packed
+            w, b = w().dequantize(), b()
+        return w, b
+
     def all_items(self, u: torch.Tensor, block: int = 64) -> torch.Tensor:
         """:math:`\\hat x_{ui}` for every item, ``(len(u), I)``, computed ``block`` users at a time."""
         d = self.user_gmf.embedding_dim
-        w_gmf, w_mlp = self.head.weight[0, :d], self.head.weight[0, d:]
+        head_w, head_b = self._dense(self.head)
+        w_gmf, w_mlp = head_w[0, :d], head_w[0, d:]
         gmf_items = (self.item_gmf.weight * w_gmf).T  # (d, I): w folded into the items
         out = []
         for start in range(0, len(u), block):
             ub = u[start : start + block]
-            x = self.user_gmf(ub) @ gmf_items + self.head.bias
+            x = self.user_gmf(ub) @ gmf_items + head_b
             if self.layers:
                 e = self.user_mlp.embedding_dim
                 first = self.mlp[0] if len(self.mlp) else None
@@ -117,9 +126,10 @@ class _NeuMF(torch.nn.Module):
                         [self.user_mlp(ub)[:, None, :].expand(-1, self.item_mlp.num_embeddings, -1),
                          self.item_mlp.weight[None, :, :].expand(len(ub), -1, -1)], dim=-1)
                 else:
-                    w_u, w_i = first.weight[:, :e], first.weight[:, e:]
+                    first_w, first_b = self._dense(first)
+                    w_u, w_i = first_w[:, :e], first_w[:, e:]
                     h = F.relu(
-                        (self.user_mlp(ub) @ w_u.T)[:, None, :] + (self.item_mlp.weight @ w_i.T + first.bias)[None, :, :]
+                        (self.user_mlp(ub) @ w_u.T)[:, None, :] + (self.item_mlp.weight @ w_i.T + first_b)[None, :, :]
                     )
                     for layer in self.mlp[1:]:
                         h = F.relu(layer(h))
