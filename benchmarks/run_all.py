@@ -44,6 +44,7 @@ OTHERS = [
     "compress_retrieval.py",
     "mixed_precision.py",
     # chapter 9
+    "model_fusion.py",
     "online_learning.py",
     "eval_protocols.py",
 ]

@@ -63,7 +63,11 @@ The package has one module per family: :mod:`~recbook.hybrid.weighted`,
 :mod:`~recbook.hybrid.stacking`, :mod:`~recbook.hybrid.adaptive`,
 :mod:`~recbook.hybrid.meta`, :mod:`~recbook.hybrid.diversity` and
 :mod:`~recbook.hybrid.explain`; :mod:`~recbook.hybrid.scores` holds the score
-helpers. Submodules load on first use.
+helpers. Chapter 9 adds :mod:`~recbook.hybrid.fusion`: :class:`LearnedFusion`,
+model fusion for top-K lists (a weighted average tuned on a validation split,
+or a stacked classifier over the models' scores and ranks on candidate
+items), where :class:`StackingHybrid` stacks rating predictions.
+Submodules load on first use.
 
 References
 ----------
@@ -89,8 +93,11 @@ _WHERE = {
     "mmr_rerank": "recbook.hybrid.diversity",
     "MMRReranker": "recbook.hybrid.diversity",
     "explain_hybrid": "recbook.hybrid.explain",
+    "LearnedFusion": "recbook.hybrid.fusion",
+    "simplex_grid": "recbook.hybrid.fusion",
+    "rank_normalize": "recbook.hybrid.fusion",
 }
 _MODULES = ("scores", "weighted", "switching", "mixed", "features", "cascade", "stacking", "adaptive", "meta",
-            "diversity", "explain")
+            "diversity", "explain", "fusion")
 
 __all__, __getattr__, __dir__ = lazy_exports("recbook.hybrid", _WHERE, _MODULES)
