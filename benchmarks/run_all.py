@@ -41,6 +41,8 @@ OTHERS = [
     # chapter 8
     "compress_embeddings.py",
     "compress_pipeline.py",  # after distill_topk.py, whose validation choice it reads
+    "compress_pruning.py",
+    "compress_sharing.py",
     "compress_retrieval.py",
     "mixed_precision.py",
     # chapter 9

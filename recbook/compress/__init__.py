@@ -13,7 +13,11 @@
   :func:`prune_dimensions` (latent dimensions of a factor model) and
   :func:`prune_neurons` (hidden units of NeuMF's tower).
 * :mod:`recbook.compress.sharing` -- parameter sharing: :class:`QREmbedding`
-  (the quotient-remainder trick) and :class:`HashEmbedding` (the hashing trick).
+  (the quotient-remainder trick), :class:`HashEmbedding` (the hashing trick)
+  and :class:`MixedDimEmbedding` (widths by popularity); defined in
+  :mod:`recbook.models.embeddings`, since chapter 6's ``TorchBPR`` builds them.
+* :mod:`recbook.compress.features` -- :func:`compress_features`, fewer input
+  features by PCA, random projection or variance selection.
 * :mod:`recbook.compress.serve` -- :class:`Compressed`, a torch
   recommender scored through a compressed copy of its module, with the
   estimator interface (so the protocols evaluate it like any model).
@@ -55,6 +59,9 @@ _WHERE = {
     "sharing": "recbook.compress.sharing",
     "QREmbedding": "recbook.compress.sharing",
     "HashEmbedding": "recbook.compress.sharing",
+    "MixedDimEmbedding": "recbook.compress.sharing",
+    "features": "recbook.compress.features",
+    "compress_features": "recbook.compress.features",
     "serve": "recbook.compress.serve",
     "Compressed": "recbook.compress.serve",
     "retrieval": "recbook.compress.retrieval",

@@ -16,6 +16,19 @@ torch model in recbook needs and nothing more: declared hyper-parameters, the
 three torch hooks of :class:`~recbook.models.base.TorchRecommender`, and
 ``_example`` for the contract tests (CONTRIBUTING.md, "How to add a model").
 
+The user and item tables can be *shared* (chapter 8.3): ``embedding`` chooses
+a table of :mod:`recbook.models.embeddings` (the hashing trick, the
+quotient-remainder trick, or mixed dimensions by popularity) and
+``embedding_budget`` the fraction :math:`\rho` of a full table's
+:math:`n d` parameters each of the two tables may use:
+
+* ``"hash"``: :math:`m = \lfloor \rho n \rfloor` shared rows;
+* ``"qr"``: the largest :math:`m` with :math:`\lceil n/m \rceil + m \le \rho n`;
+* ``"mixed"``: four popularity blocks (popularity: training interactions),
+  :math:`\alpha = 0.5`, widths scaled to fit :math:`\rho n d` parameters.
+
+The item biases stay a full :math:`n \times 1` table.
+
 References
 ----------
 S. Rendle, C. Freudenthaler, Z. Gantner and L. Schmidt-Thieme, "BPR: Bayesian
@@ -30,19 +43,53 @@ import numpy as np
 import torch
 
 from recbook.models.base import TorchRecommender
-from recbook.utils import Integer, Real
+from recbook.utils import Integer, Options, Real
 
 __all__ = ["TorchBPR"]
 
 
+def _table(kind: str, n: int, d: int, budget: float, counts: np.ndarray, seed: int) -> torch.nn.Module:
+    """An ``(n, d)`` embedding table of the given kind using at most ``budget * n * d`` parameters."""
+    from recbook.models.embeddings import HashEmbedding, MixedDimEmbedding, QREmbedding
+
+    rows = int(np.floor(budget * n + 1e-9))  # the budget in rows of width d
+    if kind == "hash":
+        if rows < 1:
+            raise ValueError(f"embedding_budget={budget} leaves no row of a hashed table of {n} ids")
+        return HashEmbedding(n, d, num_buckets=min(rows, n), seed=seed)
+    if kind == "qr":
+        fits = [m for m in range(1, n + 1) if -(-n // m) + m <= rows]
+        if not fits:
+            need = min(-(-n // m) + m for m in range(1, n + 1))
+            raise ValueError(f"embedding_budget={budget} is below the smallest QR table of {n} ids ({need} rows, ratio {need / n:.4f})")
+        return QREmbedding(n, d, num_buckets=max(fits))
+    return MixedDimEmbedding.from_counts(counts, d, n_blocks=min(4, n), alpha=0.5, budget=int(np.floor(budget * n * d + 1e-9)))
+
+
 class _MF(torch.nn.Module):
-    def __init__(self, n_users: int, n_items: int, d: int) -> None:
+    def __init__(
+        self,
+        n_users: int,
+        n_items: int,
+        d: int,
+        embedding: str = "full",
+        budget: float = 1.0,
+        user_counts: np.ndarray | None = None,
+        item_counts: np.ndarray | None = None,
+    ) -> None:
         super().__init__()
-        self.user = torch.nn.Embedding(n_users, d)
-        self.item = torch.nn.Embedding(n_items, d)
-        self.bias = torch.nn.Embedding(n_items, 1)
-        torch.nn.init.normal_(self.user.weight, std=0.01)
-        torch.nn.init.normal_(self.item.weight, std=0.01)
+        if embedding == "full":  # the original layout, kept byte for byte (same draws, same state keys)
+            if budget != 1:
+                raise ValueError(f"embedding='full' takes embedding_budget=1, got {budget} (use a smaller n_factors instead)")
+            self.user = torch.nn.Embedding(n_users, d)
+            self.item = torch.nn.Embedding(n_items, d)
+            self.bias = torch.nn.Embedding(n_items, 1)
+            torch.nn.init.normal_(self.user.weight, std=0.01)
+            torch.nn.init.normal_(self.item.weight, std=0.01)
+        else:
+            self.user = _table(embedding, n_users, d, budget, user_counts, seed=0)
+            self.item = _table(embedding, n_items, d, budget, item_counts, seed=1)
+            self.bias = torch.nn.Embedding(n_items, 1)
         torch.nn.init.zeros_(self.bias.weight)
 
     def pair(self, u: torch.Tensor, i: torch.Tensor) -> torch.Tensor:
@@ -68,13 +115,20 @@ class TorchBPR(TorchRecommender):
     device : {"cpu", "cuda", "auto"}, default "cpu"
     seed : int, default 0
     show_progress : bool, default False
+    embedding : {"full", "hash", "qr", "mixed"}, default "full"
+        The kind of user and item table (see the module docstring).
+    embedding_budget : float, default 1.0
+        :math:`\\rho \\in (0, 1]`, the fraction of a full table's parameters a
+        shared table may use (must be 1 with ``"full"``).
 
     Attributes
     ----------
     state_dict_ : dict
-        ``user.weight`` (:math:`P`), ``item.weight`` (:math:`Q`), ``bias.weight``.
+        ``user.weight`` (:math:`P`), ``item.weight`` (:math:`Q`), ``bias.weight``
+        (with a shared table, the tensors of its modules instead).
     user_factors_, item_factors_, item_bias_ : numpy.ndarray
-        Views of the same arrays in the package's vocabulary.
+        Views of the same arrays in the package's vocabulary (with a shared
+        table, the full ``(n, d)`` tables it builds).
     history_ : pandas.DataFrame
         Mean loss per epoch.
 
@@ -91,6 +145,8 @@ class TorchBPR(TorchRecommender):
     _parameter_constraints: ClassVar[dict[str, list]] = {
         "n_factors": [Integer(min=1)],
         "reg": [Real(min=0)],
+        "embedding": [Options("full", "hash", "qr", "mixed")],
+        "embedding_budget": [Real(min=0, min_open=True, max=1)],
         **TorchRecommender.BASE_CONSTRAINTS,
     }
     _id_tables: ClassVar[dict[str, str]] = {"user.weight": "user", "item.weight": "item", "bias.weight": "item"}
@@ -105,6 +161,8 @@ class TorchBPR(TorchRecommender):
         device: str = "cpu",
         seed: int = 0,
         show_progress: bool = False,
+        embedding: str = "full",
+        embedding_budget: float = 1.0,
     ) -> None:
         self.n_factors = n_factors
         self.reg = reg
@@ -114,6 +172,8 @@ class TorchBPR(TorchRecommender):
         self.device = device
         self.seed = seed
         self.show_progress = show_progress
+        self.embedding = embedding
+        self.embedding_budget = embedding_budget
 
     @classmethod
     def _example(cls, data: Any) -> "TorchBPR":
@@ -124,7 +184,12 @@ class TorchBPR(TorchRecommender):
         train = self.train_.tocsr()
         rows = np.repeat(np.arange(self.n_users_), np.diff(train.indptr))
         self._seen_keys = torch.as_tensor(np.sort(rows * self.n_items_ + train.indices), dtype=torch.long)
-        return _MF(self.n_users_, self.n_items_, int(self.n_factors))
+        if self.embedding == "full":
+            return _MF(self.n_users_, self.n_items_, int(self.n_factors), budget=float(self.embedding_budget))
+        user_counts = np.diff(train.indptr).astype(np.float64)
+        item_counts = np.bincount(train.indices, minlength=self.n_items_).astype(np.float64)
+        return _MF(self.n_users_, self.n_items_, int(self.n_factors), str(self.embedding), float(self.embedding_budget),
+                   user_counts, item_counts)
 
     def _is_seen(self, u: torch.Tensor, j: torch.Tensor) -> torch.Tensor:
         keys = self._seen_keys.to(u.device)
@@ -148,13 +213,20 @@ class TorchBPR(TorchRecommender):
         return self.state_dict_["bias.weight"].ravel().astype(np.float64)
 
     # ---------------------------------------------- the package's vocabulary
+    def _table_array(self, name: str) -> np.ndarray:
+        key = f"{name}.weight"
+        if key in self.state_dict_:
+            return self.state_dict_[key]
+        with torch.no_grad():  # a shared table: build its full (n, d) table
+            return getattr(self._get_module(), name).weight.detach().cpu().numpy()
+
     @property
     def user_factors_(self) -> np.ndarray:
-        return self.state_dict_["user.weight"]
+        return self._table_array("user")
 
     @property
     def item_factors_(self) -> np.ndarray:
-        return self.state_dict_["item.weight"]
+        return self._table_array("item")
 
     @property
     def item_bias_(self) -> np.ndarray:
