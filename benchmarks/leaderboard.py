@@ -156,15 +156,94 @@ def compression_table(frame: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def variants_table(frame: pd.DataFrame, label: pd.Series, nbytes: str | None, metric: str = "ndcg",
+                   name: str = "NDCG@10") -> str:
+    """One row per variant (in order of appearance): saved bytes (mean over seeds) and the metric, mean ± std."""
+    head = "| variant | saved bytes | " + name + " |" if nbytes else "| variant | " + name + " |"
+    lines = [head, "| --- | --- | --- |" if nbytes else "| --- | --- |"]
+    frame = frame.assign(_label=label.to_numpy())
+    for variant, part in frame.groupby("_label", sort=False):
+        size = f" {int(round(part[nbytes].mean()))} |" if nbytes else ""
+        lines.append(f"| {variant} |{size} {_cell(part[metric])} |")
+    return "\n".join(lines)
+
+
 def compression_sections() -> list[str]:
+    out: list[str] = []
     path = RESULTS / "compress_pipeline.csv"
-    if not path.exists():
-        return []
-    return ["## Compressing chapter 7's teacher", "", get_protocol_text("topk"), "",
-            "EASE (`reg=500`, its item-item matrix saved in float32) against TorchBPR students distilled from it",
-            "with chapter 7.6's setting, served in float32, int8 and int4 (`recbook.compress.Compressed`); sizes",
-            "are the bytes of the saved state (`benchmarks/compress_pipeline.py`).", "",
-            compression_table(pd.read_csv(path)), ""]
+    if path.exists():
+        out += ["## Compressing chapter 7's teacher", "", get_protocol_text("topk"), "",
+                "EASE (`reg=500`, its item-item matrix saved in float32) against TorchBPR students distilled from it",
+                "with chapter 7.6's setting, served in float32, int8 and int4 (`recbook.compress.Compressed`); sizes",
+                "are the bytes of the saved state (`benchmarks/compress_pipeline.py`).", "",
+                compression_table(pd.read_csv(path)), ""]
+    path = RESULTS / "compress_pipeline_pruned.csv"
+    if path.exists():
+        out += ["Distillation, structured pruning and quantization together (section 8.6): a 1/16 student distilled,",
+                "half its latent dimensions removed, then fine-tuned on its own loss or re-distilled from the teacher,",
+                "served in float32 and int8 (`benchmarks/compress_pipeline.py --part prune`).", "",
+                compression_table(pd.read_csv(path)), ""]
+    parts = []
+    path = RESULTS / "compress_embeddings.csv"
+    if path.exists():
+        f = pd.read_csv(path)
+        parts += [("Quantized embedding tables (section 8.1, `compress_embeddings.py`)",
+                   variants_table(f, f["model"] + ", " + f["method"], "state_bytes"))]
+    path = RESULTS / "mixed_precision_serving.csv"
+    if path.exists():
+        f = pd.read_csv(path)
+        parts += [("NeuMF with int8 linear layers or tables (section 8.1, `mixed_precision.py`)",
+                   variants_table(f, "NeuMF, " + f["method"], "saved_bytes"))]
+    path = RESULTS / "compress_pruning.csv"
+    if path.exists():
+        f = pd.read_csv(path)
+        f = f[(f["fine_tune"] > 0) | (f["kind"] == "none")]
+        label = np.where(f["kind"] == "none", "TorchBPR d=64",
+                         np.where(f["kind"] == "structured", "dimensions kept: " + f["keep"].astype(str),
+                                  f["scope"].fillna("") + " " + (100 * f["sparsity"]).round(0).astype(int).astype(str) + " % zeroed"))
+        label = pd.Series(label, index=f.index) + np.where(f["kind"] == "none", "", ", fine-tuned")
+        size = np.where(f["kind"] == "unstructured", f["sparse_bytes"], f["bytes"])
+        parts += [("Pruned TorchBPR, fine-tuned 5 epochs (section 8.2, `compress_pruning.py`; unstructured sizes in CSR)",
+                   variants_table(f.assign(size=size), label, "size"))]
+    path = RESULTS / "compress_sharing.csv"
+    if path.exists():
+        f = pd.read_csv(path)
+        f = f[~((f["part"] == "sharing") & (f["param"] == 1.0))]  # the full model repeats the low-rank part's row
+        label = [f"{m}, {meth}" if meth == "full" and part == "lowrank" else
+                 f"{m}, rank {int(x)}" if part == "lowrank" else f"{m}, {meth} at {x:g} of the full tables' bytes"
+                 for part, m, meth, x in zip(f["part"], f["model"], f["method"], f["param"])]
+        parts += [("Low-rank factorisation and parameter sharing (section 8.3, `compress_sharing.py`)",
+                   variants_table(f, pd.Series(label, index=f.index), "bytes"))]
+    path = RESULTS / "compress_retrieval.csv"
+    if path.exists():
+        f = pd.read_csv(path)
+        label = "TorchBPR d=64 through " + f["index"] + np.where(f["rerank"], ", re-ranked", "")
+        parts += [("Compressed retrieval indexes (section 8.5, `compress_retrieval.py`; bytes of the item index only)",
+                   variants_table(f, label, "bytes"))]
+    if parts:
+        out += ["## Every compression variant of chapter 8", "", get_protocol_text("topk"), ""]
+        for title, table in parts:
+            out += [f"{title}:", "", table, ""]
+    return out
+
+
+def optimisation_sections() -> list[str]:
+    out: list[str] = []
+    path = RESULTS / "model_fusion.csv"
+    if path.exists():
+        f = pd.read_csv(path)
+        out += ["## Model fusion (chapter 9.1)", "", get_protocol_text("topk"), "",
+                "EASE, BPR and ItemKNN alone and fused (`recbook.hybrid.LearnedFusion`, `benchmarks/model_fusion.py`);",
+                "weights and combiners chosen on a validation split of each seed's training data.", "",
+                variants_table(f, f["model"], None), ""]
+    path = RESULTS / "online_learning.csv"
+    if path.exists():
+        f = pd.read_csv(path)
+        out += ["## Online learning (chapter 9.2)", "",
+                "Prequential RMSE on the last 50,000 ratings of ml-100k in timestamp order (predict each, then learn",
+                "from it), after a warm start on the first half; model seeds 0, 1, 2 (`benchmarks/online_learning.py`).", "",
+                variants_table(f, f["learner"], None, metric="rmse", name="prequential RMSE"), ""]
+    return out
 
 
 def get_protocol_text(name: str) -> str:
@@ -194,7 +273,7 @@ def render() -> str:
         "torch base that Part II's models share, as a check that the base trains a model as well as the",
         "hand-written numba loop of chapter 3.4, and the large models of chapter 6 (NeuMF, Mult-VAE); the",
         "next-item table holds chapter 6's sequential models, then three tables chapter 7's distillation",
-        "and the last one chapter 8's compression.",
+        "and the last ones chapter 8's compression and chapter 9's model fusion and online learning.",
         "",
         "Regenerate with `make bench` (several hours on a 2-core laptop; each script in `benchmarks/` states its time).",
         "",
@@ -243,6 +322,7 @@ def render() -> str:
         ]
     out += distillation_sections()
     out += compression_sections()
+    out += optimisation_sections()
     return "\n".join(out).rstrip() + "\n"
 
 

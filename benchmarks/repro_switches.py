@@ -55,6 +55,7 @@ EMULATE_OTHER_CPU = {
     "ATEN_CPU_CAPABILITY": "avx2",
     "ONEDNN_MAX_CPU_ISA": "AVX2",
     "NUMBA_CPU_NAME": "znver2",
+    "FAISS_SIMD_LEVEL": "AVX2",
     "_THREADS": "1",
 }
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
@@ -142,6 +143,14 @@ def run_probes() -> dict[str, str]:
     als = ImplicitALS(n_factors=32, n_epochs=3, seed=0).fit(frame)
     out["numpy/scipy implicit ALS (threadpool-limited BLAS)"] = _digest(als.score_items(frame["user"].unique()[:50]))
     out["numba SGD (BiasedMF, 5 epochs)"] = _digest(mf.qi_)
+
+    from recbook.compress import ItemIndex
+
+    items = rng.standard_normal((6000, 32)).astype(np.float32)
+    queries = rng.standard_normal((100, 32)).astype(np.float32)
+    index = ItemIndex("ivfpq", m=8, nbits=8, nprobe=8).fit(items)
+    scores, ids = index.search(queries, 10)
+    out["faiss IVF-PQ (k-means training and search)"] = _digest(np.concatenate([scores.ravel(), ids.ravel().astype(np.float32)]))
     return out
 
 
