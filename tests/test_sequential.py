@@ -14,7 +14,7 @@ from recbook.split import leave_last_out  # noqa: E402
 MODELS = [GRU4Rec, SASRec]
 
 
-def cycle_data(n_users: int = 48, n_items: int = 8, length: int = 10, seed: int = 0) -> pd.DataFrame:
+def cycle_data(n_users: int = 48, n_items: int = 8, length: int = 10, seed: int = 0, prefix: str = "i") -> pd.DataFrame:
     """Users walk the cycle 0 -> 1 -> ... -> n_items-1 -> 0 from a random start; rows shuffled.
 
     The next item is determined by the previous one, but only in *time*
@@ -26,7 +26,7 @@ def cycle_data(n_users: int = 48, n_items: int = 8, length: int = 10, seed: int 
     for u in range(n_users):
         start = int(rng.integers(n_items))
         for t in range(length):
-            rows.append((u, f"i{(start + t) % n_items}", 1.0, 1000 * u + t))
+            rows.append((u, f"{prefix}{(start + t) % n_items}", 1.0, 1000 * u + t))
     frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
     return frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
 

@@ -14,6 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
+from tests.test_sequential import cycle_data, small  # noqa: E402  (the sequential tests' shared fixtures)
+
 from recbook.models.sequential import (  # noqa: E402
     AUGMENT_OPS,
     GRU4Rec,
@@ -27,22 +29,6 @@ from recbook.models.sequential import (  # noqa: E402
 MODELS = [GRU4Rec, SASRec]
 
 
-def cycle_data(n_users: int = 48, n_items: int = 8, length: int = 10, seed: int = 0, prefix: str = "i") -> pd.DataFrame:
-    """Users walk the cycle 0 -> 1 -> ... -> n_items-1 -> 0 from a random start; rows shuffled."""
-    rng = np.random.default_rng(seed)
-    rows = []
-    for u in range(n_users):
-        start = int(rng.integers(n_items))
-        for t in range(length):
-            rows.append((u, f"{prefix}{(start + t) % n_items}", 1.0, 1000 * u + t))
-    frame = pd.DataFrame(rows, columns=["user", "item", "rating", "timestamp"])
-    return frame.iloc[rng.permutation(len(frame))].reset_index(drop=True)
-
-
-def small(cls, **kw):
-    base = dict(n_factors=16, max_len=8, n_epochs=40, batch_size=64, lr=0.01, dropout=0.0)
-    base.update(kw)
-    return cls(**base)
 
 
 def ordered(frame: pd.DataFrame, user) -> list:

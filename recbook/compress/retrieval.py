@@ -362,9 +362,6 @@ class Retrieved(Recommender):
         return out
 
     def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(u))
-        if len(u):
-            scores = self._score_users(u)
-            known = i >= 0
-            out[known] = scores[np.flatnonzero(known), i[known]]
-        return out
+        from recbook.compress.serve import predict_from_score_rows
+
+        return predict_from_score_rows(self, u, i)

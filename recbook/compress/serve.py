@@ -30,7 +30,24 @@ from recbook.compress.quantize import quantize_embeddings, quantize_linear
 from recbook.compress.size import state_nbytes
 from recbook.utils import InstanceOf, Options
 
-__all__ = ["Compressed", "METHODS"]
+__all__ = ["Compressed", "METHODS", "predict_from_score_rows"]
+
+
+def predict_from_score_rows(est: Recommender, u: np.ndarray, i: np.ndarray) -> np.ndarray:
+    """Scores of ``(u, i)`` index pairs read from ``est._score_users`` rows, one row per distinct user.
+
+    For estimators that score whole rows (a compressed module, an index); an
+    unknown item (``i < 0``) gets 0.
+    """
+    u = np.asarray(u, dtype=np.int64)
+    i = np.asarray(i, dtype=np.int64)
+    out = np.zeros(len(u))
+    if len(u):
+        users, row = np.unique(u, return_inverse=True)
+        scores = est._score_users(users)
+        known = i >= 0
+        out[known] = scores[row[known], i[known]]
+    return out
 
 #: The compressions :class:`Compressed` applies.
 METHODS = ("int8", "int4", "linear-int8")
@@ -120,9 +137,4 @@ class Compressed(Recommender):
         return out
 
     def _predict_idx(self, u: np.ndarray, i: np.ndarray) -> np.ndarray:
-        out = np.zeros(len(u))
-        if len(u):
-            scores = self._score_users(u)
-            known = i >= 0
-            out[known] = scores[np.flatnonzero(known), i[known]]
-        return out
+        return predict_from_score_rows(self, u, i)

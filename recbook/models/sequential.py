@@ -121,6 +121,19 @@ __all__ = [
 ]
 
 
+
+def _time_order(frame: pd.DataFrame, u: np.ndarray) -> np.ndarray:
+    """Row order by user, then timestamp (when ``frame`` has one), then file order."""
+    pos = np.arange(len(u))
+    if "timestamp" not in frame.columns:
+        return np.lexsort((pos, u))
+    ts = frame["timestamp"].to_numpy()
+    if ts.dtype.kind not in "iufM":
+        raise TypeError(f"train['timestamp'] must be numeric or datetime, got dtype {ts.dtype}")
+    if ts.dtype.kind == "M":
+        ts = ts.astype("datetime64[ns]").astype(np.int64)
+    return np.lexsort((pos, ts, u))
+
 def user_sequences(frame: pd.DataFrame, u: np.ndarray, i: np.ndarray, n_users: int, length: int) -> np.ndarray:
     """Each user's items in time order, the last ``length`` of them, left-padded: an ``(n_users, length)`` array.
 
@@ -146,16 +159,7 @@ def user_sequences(frame: pd.DataFrame, u: np.ndarray, i: np.ndarray, n_users: i
         raise ValueError(f"u and i must have one entry per row of frame ({len(frame)}), got {len(u)} and {len(i)}")
     if isinstance(length, bool) or not isinstance(length, (int, np.integer)) or length < 1:
         raise ValueError(f"length must be an int >= 1, got {length!r}")
-    pos = np.arange(len(u))
-    if "timestamp" in frame.columns:
-        ts = frame["timestamp"].to_numpy()
-        if ts.dtype.kind not in "iufM":
-            raise TypeError(f"train['timestamp'] must be numeric or datetime, got dtype {ts.dtype}")
-        if ts.dtype.kind == "M":
-            ts = ts.astype("datetime64[ns]").astype(np.int64)
-        order = np.lexsort((pos, ts, u))  # by user, then time, then file order
-    else:
-        order = np.lexsort((pos, u))
+    order = _time_order(frame, u)
     su, si = u[order], i[order]
     counts = np.bincount(u, minlength=n_users)
     ends = np.cumsum(counts)
@@ -284,16 +288,7 @@ def augment_sequences(
     columns = [c for c in ("user", "item", "rating", "timestamp") if c in train.columns]
     frame = train[columns].reset_index(drop=True)
     u_codes, users = pd.factorize(frame["user"], sort=False)
-    pos = np.arange(len(frame))
-    if "timestamp" in frame.columns:
-        ts = frame["timestamp"].to_numpy()
-        if ts.dtype.kind not in "iufM":
-            raise TypeError(f"train['timestamp'] must be numeric or datetime, got dtype {ts.dtype}")
-        if ts.dtype.kind == "M":
-            ts = ts.astype("datetime64[ns]").astype(np.int64)
-        order = np.lexsort((pos, ts, u_codes))
-    else:
-        order = np.lexsort((pos, u_codes))
+    order = _time_order(frame, u_codes)
     sorted_u = u_codes[order]
     starts = np.searchsorted(sorted_u, np.arange(len(users)), side="left")
     ends = np.searchsorted(sorted_u, np.arange(len(users)), side="right")
