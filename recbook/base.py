@@ -2,10 +2,10 @@ r"""The one estimator shape every recbook model follows.
 
 A recbook model is used like a scikit-learn estimator:
 
->>> model = SomeModel(hyper=1.0)          # hyper-parameters only  # doctest: +SKIP
->>> model.fit(train)                       # a DataFrame user, item[, rating]  # doctest: +SKIP
->>> model.predict(users, items)            # np.ndarray, one value per pair  # doctest: +SKIP
->>> model.recommend([1, 2], k=10)          # DataFrame user, item, score, rank  # doctest: +SKIP
+>>> model = SomeModel(hyper=1.0)          # hyper-parameters only
+>>> model.fit(train)                       # a DataFrame user, item[, rating]
+>>> model.predict(users, items)            # np.ndarray, one value per pair
+>>> model.recommend([1, 2], k=10)          # DataFrame user, item, score, rank
 
 Inputs and outputs use the data set's own ids; the mapping to ``0..n-1``
 indices is internal (``user_ids_[u]`` is the raw id of internal user ``u``).
@@ -319,10 +319,11 @@ def _append_new(ids: Any, extra: Any) -> pd.Index:
 class Recommender(BaseEstimator):
     """Base class: parameter checks, id mapping, input checks, ``predict`` and ``recommend``.
 
-    See the module docstring for the contract every subclass follows.
+    See the module docstring for the contract every subclass follows. The
+    attributes below are set by :meth:`fit`.
 
-    Attributes set by :meth:`fit`
-    ----------------------------
+    Attributes
+    ----------
     user_ids_, item_ids_ : np.ndarray
         Raw ids of the internal users and items, in order of first
         appearance in the training frame (Surprise's inner-id order), then

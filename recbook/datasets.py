@@ -145,6 +145,8 @@ class DatasetSpec:
     files: dict[str, str]
 
 
+#: Data set name -> :class:`DatasetSpec`: where each data set that :func:`load`
+#: and :func:`fetch` know comes from, and the SHA-256 of its files.
 SPECS: dict[str, DatasetSpec] = {
     "ml-100k": DatasetSpec(
         folder="ml-100k",

@@ -99,12 +99,15 @@ class _Constraint:
     """One allowed kind of value for a hyper-parameter."""
 
     def accepts_type(self, value: Any) -> bool:  # pragma: no cover - abstract
+        """Whether ``value`` has an allowed type (else ``validate_params`` raises ``TypeError``)."""
         raise NotImplementedError
 
     def accepts(self, value: Any) -> bool:  # pragma: no cover - abstract
+        """Whether a value of an allowed type is in range (else ``validate_params`` raises ``ValueError``)."""
         raise NotImplementedError
 
     def describe(self) -> str:  # pragma: no cover - abstract
+        """What is allowed, in words, for error messages (``"a positive integer"``)."""
         raise NotImplementedError
 
     def __repr__(self) -> str:

@@ -318,6 +318,8 @@ class BPR(_RankingModel):
     item bias :math:`b_i` is the common extension of Rendle's model (as in
     Cornac and LightFM). Factors start at ``RandomState(seed).normal(0, 0.01)``
     (users, then items), biases at 0; the sampler is seeded with ``seed``.
+    The defaults were chosen on a validation split of the ml-100k training
+    data (section 3.4 of the book); an epoch takes about 10 ms there.
 
     Parameters
     ----------
@@ -329,9 +331,6 @@ class BPR(_RankingModel):
     reg : float, default 0.01
         :math:`\lambda` (>= 0).
     seed : int, default 0
-
-    The defaults were chosen on a validation split of the ml-100k training
-    data (section 3.4 of the book); an epoch takes about 10 ms there.
 
     Attributes
     ----------

@@ -50,14 +50,14 @@ clipped to the training rating scale.
 
 References
 ----------
-.. [1] P. Resnick et al., "GroupLens: an open architecture for collaborative
-   filtering of netnews", CSCW 1994.
-.. [2] B. Sarwar et al., "Item-based collaborative filtering recommendation
-   algorithms", WWW 2001.
-.. [3] Y. Koren, "Factor in the neighbors: scalable and accurate
-   collaborative filtering", ACM TKDD 4(1), 2010 (the baseline rule).
-.. [4] N. Hug, "Surprise: a Python library for recommender systems", JOSS
-   5(52), 2020 (``prediction_algorithms/knns.py``).
+* P. Resnick et al., "GroupLens: an open architecture for collaborative
+  filtering of netnews", CSCW 1994.
+* B. Sarwar et al., "Item-based collaborative filtering recommendation
+  algorithms", WWW 2001.
+* Y. Koren, "Factor in the neighbors: scalable and accurate
+  collaborative filtering", ACM TKDD 4(1), 2010 (the baseline rule).
+* N. Hug, "Surprise: a Python library for recommender systems", JOSS
+  5(52), 2020 (``prediction_algorithms/knns.py``).
 """
 
 from __future__ import annotations
@@ -194,9 +194,9 @@ class KNN(SurpriseNames, Recommender):
 
     Examples
     --------
-    >>> from recbook.cf import KNN                               # doctest: +SKIP
-    >>> model = KNN(k=40, sim="pearson_baseline", rule="baseline").fit(train)  # doctest: +SKIP
-    >>> model.predict([196], [242])                             # doctest: +SKIP
+    >>> from recbook.cf import KNN
+    >>> model = KNN(k=40, sim="pearson_baseline", rule="baseline").fit(train)
+    >>> model.predict([196], [242])
     """
 
     _parameter_constraints: ClassVar[dict[str, list]] = {**_KNN_CONSTRAINTS, "user_based": [Boolean()]}
@@ -496,8 +496,8 @@ class TopNItemKNN(Recommender):
 
     Examples
     --------
-    >>> from recbook.cf import TopNItemKNN                      # doctest: +SKIP
-    >>> TopNItemKNN(sim="jaccard").fit(train).recommend([196], k=10)  # doctest: +SKIP
+    >>> from recbook.cf import TopNItemKNN
+    >>> TopNItemKNN(sim="jaccard").fit(train).recommend([196], k=10)
     """
 
     _rating_model = False

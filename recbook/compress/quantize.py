@@ -188,10 +188,12 @@ class QuantizedEmbedding(torch.nn.Module):
         return QuantizedRows(self.codes, self.scale, self.offset, self.bits, (self.num_embeddings, self.embedding_dim))
 
     def forward(self, index: torch.Tensor) -> torch.Tensor:
+        """The rows ``index`` (a tensor of ids of any shape), dequantized: shape ``index.shape + (embedding_dim,)``."""
         flat = index.reshape(-1)
         return self.table().rows(flat).reshape(*index.shape, self.embedding_dim)
 
     def dequantize(self) -> torch.Tensor:
+        """The whole table dequantized to float32, shape ``(num_embeddings, embedding_dim)``."""
         return self.table().dequantize()
 
     @property
@@ -200,6 +202,7 @@ class QuantizedEmbedding(torch.nn.Module):
         return self.dequantize()
 
     def extra_repr(self) -> str:
+        """The table size and bit width, shown by ``repr``."""
         return f"{self.num_embeddings}, {self.embedding_dim}, bits={self.bits}"
 
 

@@ -103,10 +103,12 @@ class FeatureMatrix:
     # -- basic protocol
     @property
     def shape(self) -> tuple[int, int]:
+        """``(n_items, n_features)`` of the matrix."""
         return self.matrix.shape
 
     @property
     def is_sparse(self) -> bool:
+        """Whether the matrix is a SciPy sparse matrix."""
         return sp.issparse(self.matrix)
 
     def __len__(self) -> int:

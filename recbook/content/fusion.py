@@ -233,6 +233,7 @@ class _HeldOutFusionKNN(ContentKNN):
         return s, dev[idx], mask
 
     def explain(self, user: Any, item: Any) -> pd.DataFrame:  # pragma: no cover - not defined here
+        """Not available for the learned fusions: raises ``NotImplementedError`` (see :meth:`ContentKNN.explain`)."""
         raise NotImplementedError("explain() is defined for ContentKNN only")
 
 

@@ -12,8 +12,8 @@ NumPy.
 
 References
 ----------
-R. Caruana, "Multitask learning", *Machine Learning* 28(1), 41-75, 1997;
-S. Ruder, "An overview of multi-task learning in deep neural networks",
+R. Caruana, "Multitask learning", *Machine Learning* 28(1), 41-75, 1997; S.
+Ruder, "An overview of multi-task learning in deep neural networks",
 arXiv:1706.05098, 2017.
 """
 

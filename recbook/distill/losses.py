@@ -233,6 +233,7 @@ class HintLoss(torch.nn.Module):
         self.projection = torch.nn.Linear(student_dim, teacher_dim)
 
     def forward(self, student_embeddings: torch.Tensor, teacher_embeddings: torch.Tensor) -> torch.Tensor:
+        """The hint loss (above) of ``(N, d_s)`` student and ``(N, d_t)`` teacher embeddings; no gradient reaches the teacher."""
         if student_embeddings.dim() != 2 or teacher_embeddings.dim() != 2:
             raise ValueError(
                 "embeddings must be (N, dim) tensors, got shapes "

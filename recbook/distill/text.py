@@ -260,6 +260,7 @@ class TinyTextEncoder(torch.nn.Module):
             self.bag.weight[0].zero_()
 
     def forward(self, tokens: torch.Tensor) -> torch.Tensor:
+        """Sentence vectors of a batch of hashed n-gram ids (:func:`hash_ngrams`; 0 is padding), L2-normalised if ``normalize``."""
         z = self.mlp(self.bag(tokens))
         return torch.nn.functional.normalize(z, dim=-1) if self.normalize else z
 

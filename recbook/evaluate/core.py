@@ -250,7 +250,7 @@ def evaluate_topk(
         are relevant; users with none are not evaluated.
     return_per_user : bool, default False
         Also return a frame with one row per evaluated user (``user`` and
-        the six ranking metrics), e.g. for :func:`paired_bootstrap`.
+        the six ranking metrics), e.g. for :func:`~recbook.evaluate.paired_bootstrap`.
 
     Returns
     -------
@@ -275,8 +275,8 @@ def evaluate_topk(
 
     Examples
     --------
-    >>> from recbook.baselines import Popularity                      # doctest: +SKIP
-    >>> evaluate_topk(Popularity().fit(train), train, test, k=10)    # doctest: +SKIP
+    >>> from recbook.baselines import Popularity
+    >>> evaluate_topk(Popularity().fit(train), train, test, k=10)
     {'precision': ..., 'recall': ..., ..., 'n_users': 943}
     """
     _check_model(model)
@@ -582,10 +582,10 @@ def cross_validate(
 
     Examples
     --------
-    >>> from recbook.baselines import BaselineOnly                    # doctest: +SKIP
-    >>> from recbook.split import kfold                               # doctest: +SKIP
-    >>> per_fold, summary = cross_validate(BaselineOnly(), kfold(ratings))  # doctest: +SKIP
-    >>> summary.loc["mean", "rmse"]                                   # doctest: +SKIP
+    >>> from recbook.baselines import BaselineOnly
+    >>> from recbook.split import kfold
+    >>> per_fold, summary = cross_validate(BaselineOnly(), kfold(ratings))
+    >>> summary.loc["mean", "rmse"]
     """
     from sklearn.base import clone
 

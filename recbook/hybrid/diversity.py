@@ -192,7 +192,7 @@ class MMRReranker(_Hybrid):
     ----------
     model_ : Recommender
         The fitted base model.
-    similarity_ : numpy.ndarray, shape (n_items_, n_items_)
+    similarity_ : numpy.ndarray, shape ``(n_items_, n_items_)``
         Cosine similarity of the catalogue's feature vectors.
 
     References

@@ -30,7 +30,7 @@ def explain_hybrid(hybrid: Recommender, user: Any, k: int = 10, names: Sequence[
     with :math:`w_m` the fixed weight, the switch (1 for the model that serves
     the pair, 0 for the other) or the gate's weight, and :math:`\tilde
     s^{(m)}_{ui}` component :math:`m`'s score standardised over the user's
-    row (:func:`normalize_scores`). Each term :math:`w_m \tilde s^{(m)}_{ui}`
+    row (:func:`~recbook.hybrid.normalize_scores`). Each term :math:`w_m \tilde s^{(m)}_{ui}`
     is that component's *contribution*; they add up to the score exactly.
     The component with the largest contribution is the one that put the item
     in the list (the ``source``); its own rank of the item (among the user's

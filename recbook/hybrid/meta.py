@@ -48,7 +48,7 @@ class MetaLevelHybrid(KNN):
 
     Attributes
     ----------
-    sim_ : numpy.ndarray, shape (n_users_, n_users_)
+    sim_ : numpy.ndarray, shape ``(n_users_, n_users_)``
         Cosine similarity of the users' content profiles.
     profiles_ : recbook.content.FeatureMatrix
         The users' content profiles, in internal user order.

@@ -113,6 +113,8 @@ class TorchRecommender(Recommender):
     _id_tables: ClassVar[dict[str, str | tuple[str, int]]] = {}
     #: A base to subclass, not a model (the contract tests skip a class that sets this itself).
     _abstract: ClassVar[bool] = True
+    #: Constraints of the hyper-parameters every torch model has; a subclass adds them to its own
+    #: ``_parameter_constraints`` (``{**TorchRecommender.BASE_CONSTRAINTS, ...}``).
     BASE_CONSTRAINTS: ClassVar[dict[str, list]] = {
         "n_epochs": [Integer(min=1)],
         "batch_size": [Integer(min=1)],

@@ -222,12 +222,15 @@ class TorchBPR(TorchRecommender):
 
     @property
     def user_factors_(self) -> np.ndarray:
+        """User factors :math:`P`, one row per internal user id."""
         return self._table_array("user")
 
     @property
     def item_factors_(self) -> np.ndarray:
+        """Item factors :math:`Q`, one row per internal item id (the full table, also for a shared embedding)."""
         return self._table_array("item")
 
     @property
     def item_bias_(self) -> np.ndarray:
+        """Item biases :math:`b_i`, one per internal item id."""
         return self.state_dict_["bias.weight"].ravel()

@@ -123,6 +123,7 @@ class QREmbedding(torch.nn.Module):
             torch.nn.init.normal_(self.remainder.weight, std=0.1)
 
     def forward(self, index: torch.Tensor) -> torch.Tensor:
+        """The rows ``index``: the quotient row of ``index // num_buckets`` times (or plus) the remainder row of ``index % num_buckets``."""
         _check_ids(index, self.num_embeddings)
         q = self.quotient(torch.div(index, self.num_buckets, rounding_mode="floor"))
         r = self.remainder(torch.remainder(index, self.num_buckets))
@@ -134,6 +135,7 @@ class QREmbedding(torch.nn.Module):
         return self(torch.arange(self.num_embeddings, device=self.remainder.weight.device))
 
     def extra_repr(self) -> str:
+        """The table size, bucket count and combining operation, shown by ``repr``."""
         return f"{self.num_embeddings}, {self.embedding_dim}, num_buckets={self.num_buckets}, operation={self.operation!r}"
 
 
@@ -165,11 +167,13 @@ class HashEmbedding(torch.nn.Module):
         torch.nn.init.normal_(self.table.weight, std=0.1)
 
     def forward(self, index: torch.Tensor) -> torch.Tensor:
+        """The rows ``index``: each id reads the row of its hash bucket."""
         _check_ids(index, self.num_embeddings)
         return self.table(self.bucket.to(index.device)[index])
 
     @property
     def weight(self) -> torch.Tensor:
+        """The full ``(n, d)`` table, one (shared) bucket row per id, built on demand."""
         return self.table(self.bucket)
 
     def n_collisions(self) -> int:
@@ -178,6 +182,7 @@ class HashEmbedding(torch.nn.Module):
         return int(counts[counts > 1].sum())
 
     def extra_repr(self) -> str:
+        """The table size and bucket count, shown by ``repr``."""
         return f"{self.num_embeddings}, {self.embedding_dim}, num_buckets={self.num_buckets}"
 
 
@@ -328,6 +333,7 @@ class MixedDimEmbedding(torch.nn.Module):
         return torch.cat([proj(table.weight) for table, proj in zip(self.blocks, self.projections)], dim=0)
 
     def forward(self, index: torch.Tensor) -> torch.Tensor:
+        """The rows ``index``: each id's row of its popularity block, projected to the common width ``embedding_dim``."""
         _check_ids(index, self.num_embeddings)
         return self._stacked()[self.position.to(index.device)[index].long()]
 
@@ -337,4 +343,5 @@ class MixedDimEmbedding(torch.nn.Module):
         return self._stacked()[self.position.long()]
 
     def extra_repr(self) -> str:
+        """The table size and the blocks' sizes and widths, shown by ``repr``."""
         return f"{self.num_embeddings}, {self.embedding_dim}, block_sizes={list(self.block_sizes)}, block_dims={list(self.block_dims)}"

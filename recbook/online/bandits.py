@@ -101,10 +101,12 @@ class RandomPolicy(_Policy):
         self.rng = np.random.default_rng(check_seed(seed))
 
     def select(self, x: Any) -> int:
+        """A uniformly random arm (the context ``x`` is checked, not used)."""
         _check_context(x, self.dim)
         return int(self.rng.integers(self.n_arms))
 
     def update(self, arm: int, x: Any, reward: float) -> None:
+        """Check the arguments; nothing is learned."""
         self._check_update(arm, x, reward)
 
 
@@ -127,10 +129,12 @@ class MostClicked(_Policy):
         self.shows = np.zeros(self.n_arms)
 
     def select(self, x: Any) -> int:
+        """The arm with the best smoothed click rate (the context ``x`` is checked, not used)."""
         _check_context(x, self.dim)
         return int(np.argmax((self.clicks + 1.0) / (self.shows + 2.0)))
 
     def update(self, arm: int, x: Any, reward: float) -> None:
+        """Count one display of ``arm`` and add ``reward`` to its clicks."""
         arm, _, reward = self._check_update(arm, x, reward)
         self.clicks[arm] += reward
         self.shows[arm] += 1.0
@@ -186,6 +190,7 @@ class EpsilonGreedy(_LinearPolicy):
         self.epsilon = epsilon
 
     def select(self, x: Any) -> int:
+        """With probability ``epsilon`` a random arm, otherwise the arm with the largest estimate :math:`x^\\top\\hat\\theta_a`."""
         x = _check_context(x, self.dim)
         explore = self.rng.random() < self.epsilon
         arm = self.rng.integers(self.n_arms)
@@ -228,6 +233,7 @@ class LinUCB(_LinearPolicy):
         return self.theta @ x + self.alpha * width
 
     def select(self, x: Any) -> int:
+        """The arm with the largest upper confidence bound :meth:`ucb`."""
         return int(np.argmax(self.ucb(x)))
 
 
@@ -262,6 +268,7 @@ class LinearThompson(_LinearPolicy):
         self.v = check_number("v", v)
 
     def select(self, x: Any) -> int:
+        """The arm with the largest score sampled from its posterior (above)."""
         x = _check_context(x, self.dim)
         sd = np.sqrt(np.maximum(np.einsum("i,aij,j->a", x, self.A_inv, x), 0.0))
         sample = self.theta @ x + self.v * sd * self.rng.standard_normal(self.n_arms)
@@ -311,10 +318,12 @@ class LogisticEnvironment:
 
     @property
     def n_arms(self) -> int:
+        """The number of arms (rows of ``weights``)."""
         return self.weights.shape[0]
 
     @property
     def dim(self) -> int:
+        """The context length (columns of ``contexts``)."""
         return self.contexts.shape[1]
 
 
